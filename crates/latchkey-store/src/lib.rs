@@ -1,1 +1,13 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+mod backend;
+mod error;
+mod models;
+mod sql;
+mod store;
+
+pub use backend::{Backend, DatabaseUrl};
+pub use error::StoreError;
+pub use models::*;
+pub use sql::SqlStore;
+pub use store::Store;

@@ -1,0 +1,261 @@
+//! Rows as the rest of Latchkey sees them. Times are Unix milliseconds.
+
+use latchkey_domain::role::Role;
+
+/// A workspace (team).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// `o_…`
+    pub id: String,
+    /// Unique display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A member to add to a workspace, with the hash of their first API key.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    /// User id to use if no user has this email yet.
+    pub user_id: String,
+    /// Lower-cased email; identifies the user across workspaces.
+    pub email: String,
+    /// Argon2id PHC string, if a password was set.
+    pub password_hash: Option<String>,
+    /// Role in the workspace.
+    pub role: Role,
+    /// The member's first API key.
+    pub api_key: NewApiKey,
+}
+
+/// An API key record (the key itself is never stored).
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// `key_…`
+    pub id: String,
+    /// SHA-256 hex of the key.
+    pub token_hash: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Workspace.
+    pub workspace_id: String,
+    /// `u_…`
+    pub user_id: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When they joined.
+    pub created_at: i64,
+}
+
+/// Who an API key or access token acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A member, through their API key.
+    Member {
+        /// Workspace.
+        workspace_id: String,
+        /// The member.
+        user_id: String,
+        /// Their role.
+        role: Role,
+    },
+    /// A workspace API client, through an access token from `/v1/oauth/token`.
+    Client {
+        /// Workspace.
+        workspace_id: String,
+        /// `lkc_…`
+        client_id: String,
+        /// Granted scopes.
+        scopes: Vec<String>,
+    },
+}
+
+/// A workspace API client (OAuth client credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    /// The client id (`lkc_…`).
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 hex of the client secret.
+    pub secret_hash: String,
+    /// Scopes the client may request.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Set once revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// An access token issued to an API client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// Client it was issued to.
+    pub client_id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Issue time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A workspace's custom app (definition kept as JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomApp {
+    /// `app_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Slug (unique in the workspace).
+    pub name_slug: String,
+    /// The definition, as JSON.
+    pub definition_json: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A member's request for a missing app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRequest {
+    /// `areq_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Requesting member.
+    pub requested_by: String,
+    /// The app's name.
+    pub name: String,
+    /// Its website or API docs.
+    pub url: Option<String>,
+    /// Why it is needed.
+    pub note: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// Who an account is shared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Only its owner.
+    Private,
+    /// The whole workspace.
+    Workspace,
+    /// Chosen members.
+    Members,
+}
+
+impl Sharing {
+    /// Stored form.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sharing::Private => "private",
+            Sharing::Workspace => "workspace",
+            Sharing::Members => "members",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "workspace" => Sharing::Workspace,
+            "members" => Sharing::Members,
+            _ => Sharing::Private,
+        }
+    }
+}
+
+/// A connected account. `credentials_ciphertext` is an envelope sealed for
+/// (`accounts`, workspace id, account id, `credentials`); the store never sees plaintext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `apn_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// The app's slug.
+    pub app_slug: String,
+    /// Nickname.
+    pub name: String,
+    /// The member who connected it; `None` for legacy accounts.
+    pub owner_id: Option<String>,
+    /// Sharing mode.
+    pub sharing: Sharing,
+    /// Sealed credential fields (JSON object inside).
+    pub credentials_ciphertext: Vec<u8>,
+    /// Data key that sealed them.
+    pub key_id: i64,
+    /// Last check or refresh succeeded.
+    pub healthy: bool,
+    /// Permanently broken; must be reconnected.
+    pub dead: bool,
+    /// Why it is unhealthy.
+    pub error: Option<String>,
+    /// Granted OAuth scopes.
+    pub authorized_scopes: Vec<String>,
+    /// Expiry of the current credentials, if they expire.
+    pub expires_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+    /// Bumped on every credential change (optimistic concurrency).
+    pub version: i64,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("workspace_id", &self.workspace_id)
+            .field("app_slug", &self.app_slug)
+            .field("owner_id", &self.owner_id)
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which accounts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AccountQuery {
+    /// Workspace (always required).
+    pub workspace_id: String,
+    /// Only accounts this member may view as a non-admin (owned or shared); `None` lists all,
+    /// for admins.
+    pub visible_to: Option<String>,
+    /// Only accounts of this app slug.
+    pub app_slug: Option<String>,
+    /// Case-insensitive substring of the name or app slug.
+    pub search: Option<String>,
+    /// Continue after this cursor.
+    pub after: Option<String>,
+    /// Page size (1..=100).
+    pub limit: u32,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Matching items in total, across pages.
+    pub total_count: i64,
+    /// Cursor of the first item.
+    pub start_cursor: Option<String>,
+    /// Cursor to continue from; `None` on the last page.
+    pub end_cursor: Option<String>,
+}

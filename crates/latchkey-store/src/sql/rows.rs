@@ -1,0 +1,167 @@
+//! Row structs as the database returns them, and their conversion to models.
+
+use latchkey_domain::role::Role;
+
+use crate::models::{Account, ApiClient, AppRequest, CustomApp, Member, Sharing, Workspace};
+
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, workspace_id, app_slug, name, owner_id, sharing, \
+    credentials_ciphertext, key_id, healthy, dead, error, authorized_scopes, expires_at, \
+    created_at, updated_at, version";
+
+pub(crate) fn split_scopes(joined: &str) -> Vec<String> {
+    joined.split_whitespace().map(str::to_owned).collect()
+}
+
+fn role(stored: &str) -> Role {
+    // The column has a CHECK constraint; an unknown value would be a corrupted row, and the
+    // least-privileged reading is the safe one.
+    Role::parse(stored).unwrap_or(Role::Member)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkspaceRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(r: WorkspaceRow) -> Self {
+        Self { id: r.id, name: r.name, created_at: r.created_at }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    workspace_id: String,
+    user_id: String,
+    email: String,
+    role: String,
+    created_at: i64,
+}
+
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Self {
+        Self {
+            workspace_id: r.workspace_id,
+            user_id: r.user_id,
+            email: r.email,
+            role: role(&r.role),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiClientRow {
+    id: String,
+    workspace_id: String,
+    name: String,
+    secret_hash: String,
+    scopes: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<ApiClientRow> for ApiClient {
+    fn from(r: ApiClientRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            scopes: split_scopes(&r.scopes),
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CustomAppRow {
+    id: String,
+    workspace_id: String,
+    name_slug: String,
+    definition: String,
+    created_at: i64,
+}
+
+impl From<CustomAppRow> for CustomApp {
+    fn from(r: CustomAppRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            name_slug: r.name_slug,
+            definition_json: r.definition,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AppRequestRow {
+    id: String,
+    workspace_id: String,
+    requested_by: String,
+    name: String,
+    url: Option<String>,
+    note: Option<String>,
+    created_at: i64,
+}
+
+impl From<AppRequestRow> for AppRequest {
+    fn from(r: AppRequestRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            requested_by: r.requested_by,
+            name: r.name,
+            url: r.url,
+            note: r.note,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: String,
+    workspace_id: String,
+    app_slug: String,
+    name: String,
+    owner_id: Option<String>,
+    sharing: String,
+    credentials_ciphertext: Vec<u8>,
+    key_id: i64,
+    healthy: i64,
+    dead: i64,
+    error: Option<String>,
+    authorized_scopes: String,
+    expires_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    version: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            app_slug: r.app_slug,
+            name: r.name,
+            owner_id: r.owner_id,
+            sharing: Sharing::parse(&r.sharing),
+            credentials_ciphertext: r.credentials_ciphertext,
+            key_id: r.key_id,
+            healthy: r.healthy != 0,
+            dead: r.dead != 0,
+            error: r.error,
+            authorized_scopes: split_scopes(&r.authorized_scopes),
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+        }
+    }
+}

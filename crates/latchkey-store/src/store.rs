@@ -1,0 +1,104 @@
+//! The storage interface.
+
+use async_trait::async_trait;
+
+use crate::{
+    models::{
+        AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, Member, NewApiKey,
+        NewMember, Page, Principal, Workspace,
+    },
+    StoreError,
+};
+
+/// Everything Latchkey persists. Every method that takes an id of a workspace-owned row also
+/// takes the workspace id and matches both, so an id from another workspace is simply not found.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- meta and keys ---
+
+    /// A value from the meta table.
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores a meta value unless one exists; returns whether it was stored.
+    async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+    /// All data keys: `(id, wrapped key)`.
+    async fn list_data_keys(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+    /// Adds a data key; [`StoreError::Conflict`] if the id is taken (another instance rotated).
+    async fn insert_data_key(&self, id: i64, wrapped: &[u8], now: i64) -> Result<(), StoreError>;
+
+    // --- workspaces and members ---
+
+    /// Creates a workspace and its first member (usually the owner) atomically. Returns the
+    /// member's user id (an existing user's id when the email is known).
+    async fn create_workspace(&self, workspace: &Workspace, owner: &NewMember) -> Result<String, StoreError>;
+    /// A workspace by id or by name.
+    async fn find_workspace(&self, id_or_name: &str) -> Result<Option<Workspace>, StoreError>;
+    /// Number of workspaces.
+    async fn count_workspaces(&self) -> Result<i64, StoreError>;
+    /// Adds a member (creating the user if the email is new); [`StoreError::Conflict`] if
+    /// already a member. Returns the user id.
+    async fn add_member(&self, workspace_id: &str, member: &NewMember) -> Result<String, StoreError>;
+    /// Members of a workspace.
+    async fn list_members(&self, workspace_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// A member of a workspace.
+    async fn get_member(&self, workspace_id: &str, user_id: &str) -> Result<Option<Member>, StoreError>;
+    /// Adds another API key for a member.
+    async fn insert_api_key(&self, workspace_id: &str, user_id: &str, key: &NewApiKey) -> Result<(), StoreError>;
+
+    // --- authentication ---
+
+    /// The principal behind a member API key (by hash), if it is valid and not revoked.
+    async fn find_api_key(&self, token_hash: &str) -> Result<Option<Principal>, StoreError>;
+    /// Registers an API client.
+    async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError>;
+    /// An API client by its client id.
+    async fn find_api_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError>;
+    /// API clients of a workspace.
+    async fn list_api_clients(&self, workspace_id: &str) -> Result<Vec<ApiClient>, StoreError>;
+    /// Revokes an API client and every token issued to it.
+    async fn revoke_api_client(&self, workspace_id: &str, client_id: &str, now: i64) -> Result<(), StoreError>;
+    /// Records an issued access token.
+    async fn insert_access_token(&self, token: &AccessToken) -> Result<(), StoreError>;
+    /// The principal behind an access token (by hash) if unexpired at `now` and its client is
+    /// not revoked.
+    async fn find_access_token(&self, token_hash: &str, now: i64) -> Result<Option<Principal>, StoreError>;
+    /// Deletes tokens that expired before `now`; returns how many.
+    async fn purge_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
+
+    // --- apps ---
+
+    /// Adds a custom app; [`StoreError::Conflict`] if the slug is taken in the workspace.
+    async fn insert_custom_app(&self, app: &CustomApp) -> Result<(), StoreError>;
+    /// Custom apps of one workspace.
+    async fn list_custom_apps(&self, workspace_id: &str) -> Result<Vec<CustomApp>, StoreError>;
+    /// Stores an app request.
+    async fn insert_app_request(&self, request: &AppRequest) -> Result<(), StoreError>;
+    /// App requests of a workspace, newest first.
+    async fn list_app_requests(&self, workspace_id: &str) -> Result<Vec<AppRequest>, StoreError>;
+
+    // --- accounts ---
+
+    /// Stores a new account.
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// An account of a workspace.
+    async fn get_account(&self, workspace_id: &str, account_id: &str) -> Result<Option<Account>, StoreError>;
+    /// A page of accounts, newest first.
+    async fn list_accounts(&self, query: &AccountQuery) -> Result<Page<Account>, StoreError>;
+    /// Renames an account; [`StoreError::NotFound`] if it is not in the workspace.
+    async fn rename_account(&self, workspace_id: &str, account_id: &str, name: &str, now: i64) -> Result<(), StoreError>;
+    /// Deletes an account; [`StoreError::NotFound`] if it is not in the workspace.
+    async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError>;
+    /// Accounts whose credentials are sealed with a key other than `key_id`, for re-encryption.
+    async fn accounts_not_on_key(&self, key_id: i64, limit: u32) -> Result<Vec<Account>, StoreError>;
+    /// How many accounts are sealed with a key other than `key_id`.
+    async fn count_accounts_not_on_key(&self, key_id: i64) -> Result<i64, StoreError>;
+    /// Replaces the sealed credentials if the row is still at `expected_version` (so a
+    /// concurrent change is never overwritten). Returns whether the row was updated.
+    async fn reseal_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        expected_version: i64,
+        ciphertext: &[u8],
+        key_id: i64,
+    ) -> Result<bool, StoreError>;
+}
