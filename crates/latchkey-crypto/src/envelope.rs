@@ -86,8 +86,18 @@ mod tests {
 
     #[test]
     fn aad_components_cannot_be_shifted() {
-        let a = RecordRef { table: "accounts", workspace_id: "o_a", row_id: "bc", field: "x" };
-        let b = RecordRef { table: "accounts", workspace_id: "o_ab", row_id: "c", field: "x" };
+        let a = RecordRef {
+            table: "accounts",
+            workspace_id: "o_a",
+            row_id: "bc",
+            field: "x",
+        };
+        let b = RecordRef {
+            table: "accounts",
+            workspace_id: "o_ab",
+            row_id: "c",
+            field: "x",
+        };
         assert_ne!(a.aad(1), b.aad(1));
         assert_ne!(a.aad(1), a.aad(2));
     }

@@ -9,7 +9,7 @@ use aes_gcm::{
 use rand::{rngs::OsRng, RngCore};
 use zeroize::Zeroizing;
 
-use crate::{Envelope, CryptoError, MasterKey, RecordRef};
+use crate::{CryptoError, Envelope, MasterKey, RecordRef};
 
 /// A data key as stored: its id and its bytes sealed by the master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,10 @@ impl Keyring {
             let bytes = master
                 .open(&wrap_aad(record.id), &record.wrapped)
                 .map_err(|_| CryptoError::KeyMismatch)?;
-            let key: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| CryptoError::Malformed)?;
+            let key: &[u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| CryptoError::Malformed)?;
             ciphers.insert(record.id, Aes256Gcm::new(key.into()));
         }
         let current = *ciphers.keys().max().ok_or(CryptoError::Malformed)?;
@@ -85,7 +88,13 @@ impl Keyring {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = record.aad(self.current);
         let sealed = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .expect("AES-GCM encryption of a bounded buffer cannot fail");
         Envelope::assemble(self.current, &nonce, &sealed)
     }
@@ -95,7 +104,11 @@ impl Keyring {
     /// # Errors
     /// [`CryptoError::Malformed`], [`CryptoError::UnknownKey`], or [`CryptoError::Decrypt`] when
     /// the blob was tampered with or belongs to another record.
-    pub fn decrypt(&self, record: RecordRef<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn decrypt(
+        &self,
+        record: RecordRef<'_>,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let envelope = Envelope::parse(blob)?;
         let cipher = self
             .ciphers
@@ -105,7 +118,10 @@ impl Keyring {
         cipher
             .decrypt(
                 Nonce::from_slice(envelope.nonce),
-                Payload { msg: envelope.sealed, aad: &aad },
+                Payload {
+                    msg: envelope.sealed,
+                    aad: &aad,
+                },
             )
             .map(Zeroizing::new)
             .map_err(|_| CryptoError::Decrypt)
@@ -123,12 +139,20 @@ mod tests {
     }
 
     fn record<'a>(ws: &'a str, row: &'a str, field: &'a str) -> RecordRef<'a> {
-        RecordRef { table: "accounts", workspace_id: ws, row_id: row, field }
+        RecordRef {
+            table: "accounts",
+            workspace_id: ws,
+            row_id: row,
+            field,
+        }
     }
 
     fn ring(ids: &[u32]) -> Keyring {
         let m = master();
-        let records: Vec<_> = ids.iter().map(|id| Keyring::new_data_key(&m, *id)).collect();
+        let records: Vec<_> = ids
+            .iter()
+            .map(|id| Keyring::new_data_key(&m, *id))
+            .collect();
         Keyring::unwrap_all(&m, &records).unwrap()
     }
 
@@ -136,8 +160,17 @@ mod tests {
     fn moving_a_ciphertext_to_another_row_fails() {
         let ring = ring(&[1]);
         let blob = ring.encrypt(record("o_1", "apn_1", "credentials"), b"sk-secret");
-        assert_eq!(&*ring.decrypt(record("o_1", "apn_1", "credentials"), &blob).unwrap(), b"sk-secret");
-        for other in [record("o_2", "apn_1", "credentials"), record("o_1", "apn_2", "credentials"), record("o_1", "apn_1", "other")] {
+        assert_eq!(
+            &*ring
+                .decrypt(record("o_1", "apn_1", "credentials"), &blob)
+                .unwrap(),
+            b"sk-secret"
+        );
+        for other in [
+            record("o_2", "apn_1", "credentials"),
+            record("o_1", "apn_2", "credentials"),
+            record("o_1", "apn_1", "other"),
+        ] {
             assert_eq!(ring.decrypt(other, &blob), Err(CryptoError::Decrypt));
         }
     }
@@ -166,13 +199,19 @@ mod tests {
     fn a_wrong_master_key_cannot_unwrap() {
         let record = Keyring::new_data_key(&master(), 1);
         let other = MasterKey::from_bytes(&[8u8; 32]);
-        assert_eq!(Keyring::unwrap_all(&other, &[record]).unwrap_err(), CryptoError::KeyMismatch);
+        assert_eq!(
+            Keyring::unwrap_all(&other, &[record]).unwrap_err(),
+            CryptoError::KeyMismatch
+        );
     }
 
     #[test]
     fn unknown_key_ids_are_reported() {
         let blob = ring(&[5]).encrypt(record("o", "a", "f"), b"v");
-        assert_eq!(ring(&[1]).decrypt(record("o", "a", "f"), &blob), Err(CryptoError::UnknownKey(5)));
+        assert_eq!(
+            ring(&[1]).decrypt(record("o", "a", "f"), &blob),
+            Err(CryptoError::UnknownKey(5))
+        );
     }
 
     proptest! {

@@ -107,7 +107,13 @@ impl MasterKey {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .expect("AES-GCM encryption of a bounded buffer cannot fail");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
@@ -160,7 +166,10 @@ mod tests {
     #[test]
     fn rejects_short_or_garbled_keys() {
         let short = SecretString::from(STANDARD.encode([0u8; 16]));
-        assert_eq!(MasterKey::from_base64(&short).unwrap_err(), CryptoError::BadMasterKey("wrong length"));
+        assert_eq!(
+            MasterKey::from_base64(&short).unwrap_err(),
+            CryptoError::BadMasterKey("wrong length")
+        );
         let garbled = SecretString::from("not base64!".to_owned());
         assert!(MasterKey::from_base64(&garbled).is_err());
     }
@@ -171,14 +180,20 @@ mod tests {
         let path = dir.path().join("master.key");
         let key = MasterKey::generate_file(&path).unwrap();
         let check = key.key_check();
-        MasterKey::from_file(&path).unwrap().verify_key_check(&check).unwrap();
+        MasterKey::from_file(&path)
+            .unwrap()
+            .verify_key_check(&check)
+            .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(MasterKey::generate_file(&path).is_err(), "must never overwrite a key");
+        assert!(
+            MasterKey::generate_file(&path).is_err(),
+            "must never overwrite a key"
+        );
         assert_eq!(format!("{key:?}"), "MasterKey([redacted])");
     }
 }

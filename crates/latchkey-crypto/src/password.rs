@@ -34,8 +34,17 @@ mod tests {
     fn verifies_only_the_right_password() {
         let hash = hash_password(&SecretString::from("correct horse".to_owned()));
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password(&hash, &SecretString::from("correct horse".to_owned())));
-        assert!(!verify_password(&hash, &SecretString::from("wrong".to_owned())));
-        assert!(!verify_password("garbage", &SecretString::from("x".to_owned())));
+        assert!(verify_password(
+            &hash,
+            &SecretString::from("correct horse".to_owned())
+        ));
+        assert!(!verify_password(
+            &hash,
+            &SecretString::from("wrong".to_owned())
+        ));
+        assert!(!verify_password(
+            "garbage",
+            &SecretString::from("x".to_owned())
+        ));
     }
 }

@@ -40,7 +40,10 @@ mod tests {
         assert!(a.expose_secret().starts_with("lk_key_"));
         assert_eq!(a.expose_secret().len(), 7 + SECRET_LEN);
         assert_ne!(a.expose_secret(), b.expose_secret());
-        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert!(!format!("{a:?}").contains("lk_key_"));
     }
 }

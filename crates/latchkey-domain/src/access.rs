@@ -71,15 +71,25 @@ mod tests {
 
     fn check(role: Role, owner: Option<&str>, shared: bool, op: Operation) -> bool {
         allows(
-            Viewer { user_id: "u_viewer", role },
-            AccountAccess { owner_id: owner, shared_with_viewer: shared },
+            Viewer {
+                user_id: "u_viewer",
+                role,
+            },
+            AccountAccess {
+                owner_id: owner,
+                shared_with_viewer: shared,
+            },
             op,
         )
     }
 
     #[test]
     fn owner_may_do_everything() {
-        for op in [Operation::View, Operation::ReadCredentials, Operation::Delete] {
+        for op in [
+            Operation::View,
+            Operation::ReadCredentials,
+            Operation::Delete,
+        ] {
             assert!(check(Role::Member, Some("u_viewer"), false, op));
         }
     }
@@ -87,17 +97,52 @@ mod tests {
     #[test]
     fn admins_cannot_read_private_credentials() {
         assert!(check(Role::Admin, Some("u_other"), false, Operation::View));
-        assert!(check(Role::Admin, Some("u_other"), false, Operation::Delete));
-        assert!(!check(Role::Admin, Some("u_other"), false, Operation::ReadCredentials));
-        assert!(!check(Role::Owner, Some("u_other"), false, Operation::AddToStep));
+        assert!(check(
+            Role::Admin,
+            Some("u_other"),
+            false,
+            Operation::Delete
+        ));
+        assert!(!check(
+            Role::Admin,
+            Some("u_other"),
+            false,
+            Operation::ReadCredentials
+        ));
+        assert!(!check(
+            Role::Owner,
+            Some("u_other"),
+            false,
+            Operation::AddToStep
+        ));
     }
 
     #[test]
     fn members_see_only_shared_accounts() {
-        assert!(!check(Role::Member, Some("u_other"), false, Operation::View));
-        assert!(check(Role::Member, Some("u_other"), false, Operation::TestStep));
-        assert!(check(Role::Member, Some("u_other"), true, Operation::ReadCredentials));
-        assert!(!check(Role::Member, Some("u_other"), true, Operation::Delete));
+        assert!(!check(
+            Role::Member,
+            Some("u_other"),
+            false,
+            Operation::View
+        ));
+        assert!(check(
+            Role::Member,
+            Some("u_other"),
+            false,
+            Operation::TestStep
+        ));
+        assert!(check(
+            Role::Member,
+            Some("u_other"),
+            true,
+            Operation::ReadCredentials
+        ));
+        assert!(!check(
+            Role::Member,
+            Some("u_other"),
+            true,
+            Operation::Delete
+        ));
         assert!(!check(Role::Member, None, true, Operation::ManageAccess));
     }
 }

@@ -20,7 +20,10 @@ pub fn validate_name(name: &str) -> Result<String, ValidationError> {
         return Err(ValidationError::new("name", "must be 1 to 200 characters"));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new("name", "must not contain control characters"));
+        return Err(ValidationError::new(
+            "name",
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -37,13 +40,19 @@ pub fn validate_cfmap(
 ) -> Result<BTreeMap<String, String>, ValidationError> {
     for name in cfmap.keys() {
         if !app.custom_fields.iter().any(|f| &f.name == name) {
-            return Err(ValidationError::new(format!("cfmap.{name}"), "is not a field of this app"));
+            return Err(ValidationError::new(
+                format!("cfmap.{name}"),
+                "is not a field of this app",
+            ));
         }
     }
     let mut out = BTreeMap::new();
     for field in &app.custom_fields {
         let path = format!("cfmap.{}", field.name);
-        let given = cfmap.get(&field.name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let given = cfmap
+            .get(&field.name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty());
         let Some(value) = given.or(field.default.as_deref()) else {
             if field.optional {
                 continue;
@@ -73,9 +82,16 @@ fn check_type(field_type: FieldType, value: &str) -> Result<(), &'static str> {
             let ok = value
                 .split_once('@')
                 .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !value.contains(' '));
-            if ok { Ok(()) } else { Err("must be an email address") }
+            if ok {
+                Ok(())
+            } else {
+                Err("must be an email address")
+            }
         }
-        FieldType::Integer => value.parse::<i64>().map(drop).map_err(|_| "must be a whole number"),
+        FieldType::Integer => value
+            .parse::<i64>()
+            .map(drop)
+            .map_err(|_| "must be a whole number"),
         FieldType::Boolean => match value {
             "true" | "false" => Ok(()),
             _ => Err("must be true or false"),
@@ -118,7 +134,10 @@ mod tests {
     }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
@@ -132,8 +151,15 @@ mod tests {
 
     #[test]
     fn refuses_missing_and_unknown_fields_without_echoing_values() {
-        assert_eq!(validate_cfmap(&app(), &map(&[])).unwrap_err().field, "cfmap.api_key");
-        let e = validate_cfmap(&app(), &map(&[("api_key", "k"), ("apikey", "secret-value")])).unwrap_err();
+        assert_eq!(
+            validate_cfmap(&app(), &map(&[])).unwrap_err().field,
+            "cfmap.api_key"
+        );
+        let e = validate_cfmap(
+            &app(),
+            &map(&[("api_key", "k"), ("apikey", "secret-value")]),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "cfmap.apikey");
         assert!(!e.to_string().contains("secret-value"));
     }

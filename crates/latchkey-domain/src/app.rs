@@ -12,10 +12,33 @@ use crate::{template, ValidationError};
 
 /// The categories an app may list. Kept closed so that the UI's category filter stays useful.
 pub const CATEGORIES: &[&str] = &[
-    "AI", "Analytics", "Calendar", "Communication", "CRM", "Database", "Design", "Developer Tools",
-    "Documents", "E-commerce", "Email", "Finance", "Forms", "HR", "Maps", "Marketing", "Monitoring",
-    "Music", "Payments", "Productivity", "Project Management", "Security", "Social Media",
-    "Storage", "Support", "Video", "Weather",
+    "AI",
+    "Analytics",
+    "Calendar",
+    "Communication",
+    "CRM",
+    "Database",
+    "Design",
+    "Developer Tools",
+    "Documents",
+    "E-commerce",
+    "Email",
+    "Finance",
+    "Forms",
+    "HR",
+    "Maps",
+    "Marketing",
+    "Monitoring",
+    "Music",
+    "Payments",
+    "Productivity",
+    "Project Management",
+    "Security",
+    "Social Media",
+    "Storage",
+    "Support",
+    "Video",
+    "Weather",
 ];
 
 /// How accounts of an app authenticate.
@@ -291,17 +314,24 @@ pub fn is_slug(slug: &str) -> bool {
 /// the egress policy then governs.
 fn check_url(field: &str, raw: &str, https_only: bool) -> Result<(), ValidationError> {
     // Placeholders (e.g. a subdomain) are checked with a neutral stand-in.
-    let concrete = template::render(raw, |_| Some("placeholder"))
-        .map_err(|e| err(field, &e.to_string()))?;
+    let concrete =
+        template::render(raw, |_| Some("placeholder")).map_err(|e| err(field, &e.to_string()))?;
     let url = url::Url::parse(&concrete).map_err(|_| err(field, "must be an absolute URL"))?;
     let scheme_ok = url.scheme() == "https" || (!https_only && url.scheme() == "http");
     if !scheme_ok {
-        return Err(err(field, if https_only { "must use https" } else { "must use http or https" }));
+        return Err(err(
+            field,
+            if https_only {
+                "must use https"
+            } else {
+                "must use http or https"
+            },
+        ));
     }
     if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
         return Err(err(field, "must have a host and no user info"));
     }
-    if url.fragment().is_some() {
+    if url.fragment().is_some() && field != "docs_url" {
         return Err(err(field, "must not have a fragment"));
     }
     Ok(())
@@ -406,7 +436,10 @@ impl AppDefinition {
                 need("token_url", &oauth.token_url)?;
                 for required in ["client_id", "client_secret"] {
                     if !self.custom_fields.iter().any(|f| f.name == required) {
-                        return Err(err("custom_fields", "client_credentials apps need client_id and client_secret fields"));
+                        return Err(err(
+                            "custom_fields",
+                            "client_credentials apps need client_id and client_secret fields",
+                        ));
                     }
                 }
             }
@@ -424,7 +457,10 @@ impl AppDefinition {
         }
         for (i, scope) in oauth.default_scopes.iter().enumerate() {
             if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(err(&format!("oauth.default_scopes[{i}]"), "must be a non-empty scope without spaces"));
+                return Err(err(
+                    &format!("oauth.default_scopes[{i}]"),
+                    "must be a non-empty scope without spaces",
+                ));
             }
         }
         Ok(())
@@ -448,12 +484,26 @@ impl AppDefinition {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
             if !valid {
-                return Err(err(&format!("request.allowed_domains[{i}]"), "must be a host name, optionally starting with *."));
+                return Err(err(
+                    &format!("request.allowed_domains[{i}]"),
+                    "must be a host name, optionally starting with *.",
+                ));
             }
         }
-        let mut templates: Vec<(String, &str)> = vec![("request.base_url".into(), &request.base_url)];
-        templates.extend(request.headers.iter().map(|(k, v)| (format!("request.headers.{k}"), v.as_str())));
-        templates.extend(request.query.iter().map(|(k, v)| (format!("request.query.{k}"), v.as_str())));
+        let mut templates: Vec<(String, &str)> =
+            vec![("request.base_url".into(), &request.base_url)];
+        templates.extend(
+            request
+                .headers
+                .iter()
+                .map(|(k, v)| (format!("request.headers.{k}"), v.as_str())),
+        );
+        templates.extend(
+            request
+                .query
+                .iter()
+                .map(|(k, v)| (format!("request.query.{k}"), v.as_str())),
+        );
         if let Some(basic) = &request.basic_auth {
             templates.push(("request.basic_auth.username".into(), &basic.username));
             templates.push(("request.basic_auth.password".into(), &basic.password));
@@ -462,7 +512,10 @@ impl AppDefinition {
             let names = template::placeholders(template).map_err(|e| err(&path, &e.to_string()))?;
             for name in names {
                 if !self.has_field(name) {
-                    return Err(err(&path, &format!("uses {{{{{name}}}}}, which is not a field of this app")));
+                    return Err(err(
+                        &path,
+                        &format!("uses {{{{{name}}}}}, which is not a field of this app"),
+                    ));
                 }
             }
         }
@@ -472,7 +525,10 @@ impl AppDefinition {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid {
-                return Err(err(&format!("request.headers.{name}"), "is not a valid header name"));
+                return Err(err(
+                    &format!("request.headers.{name}"),
+                    "is not a valid header name",
+                ));
             }
         }
         Ok(())
@@ -551,7 +607,10 @@ mod tests {
         let typo = OPENAI.replace("docs_url", "doc_url");
         assert!(AppDefinition::from_toml(&typo).is_err());
         let bad = OPENAI.replace("Bearer {{api_key}}", "Bearer {{token}}");
-        let e = AppDefinition::from_toml(&bad).unwrap().validate(true).unwrap_err();
+        let e = AppDefinition::from_toml(&bad)
+            .unwrap()
+            .validate(true)
+            .unwrap_err();
         assert_eq!(e.field, "request.headers.Authorization");
     }
 

@@ -54,8 +54,9 @@ pub fn derived(prefix: &str, name: &str) -> String {
 /// an id from a request is used in a lookup.
 #[must_use]
 pub fn is_valid(prefix: &str, id: &str) -> bool {
-    id.strip_prefix(prefix)
-        .is_some_and(|body| !body.is_empty() && body.len() <= 64 && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+    id.strip_prefix(prefix).is_some_and(|body| {
+        !body.is_empty() && body.len() <= 64 && body.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 #[cfg(test)]

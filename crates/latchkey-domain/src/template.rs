@@ -75,7 +75,8 @@ pub fn render<'v>(
         match piece {
             Piece::Text(text) => out.push_str(text),
             Piece::Field(name) => {
-                let value = value_of(name).ok_or_else(|| TemplateError::MissingField(name.to_owned()))?;
+                let value =
+                    value_of(name).ok_or_else(|| TemplateError::MissingField(name.to_owned()))?;
                 out.push_str(value);
             }
         }
@@ -89,7 +90,10 @@ mod tests {
 
     #[test]
     fn renders_fields() {
-        let out = render("Bearer {{ api_key }}!", |n| (n == "api_key").then_some("k1")).unwrap();
+        let out = render("Bearer {{ api_key }}!", |n| {
+            (n == "api_key").then_some("k1")
+        })
+        .unwrap();
         assert_eq!(out, "Bearer k1!");
     }
 

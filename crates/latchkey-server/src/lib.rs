@@ -1,1 +1,19 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub mod app;
+mod auth;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+mod controllers;
+pub mod error;
+mod metrics;
+pub mod outbound;
+mod router;
+pub mod service;
+pub mod telemetry;
+pub mod vault;
+mod views;
+
+pub use app::{App, AppState};
+pub use router::build_router;

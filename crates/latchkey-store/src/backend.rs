@@ -43,7 +43,10 @@ impl DatabaseUrl {
         } else {
             return Err("the database URL must start with sqlite:// or postgres://".to_owned());
         };
-        Ok(Self { raw: raw.to_owned(), backend })
+        Ok(Self {
+            raw: raw.to_owned(),
+            backend,
+        })
     }
 
     /// The SQLite database file `path`, created if missing.
@@ -90,9 +93,14 @@ impl Backend {
     /// Opens a pool with the backend's settings. SQLite: WAL (readers never block the writer),
     /// `synchronous=NORMAL` (durable at each checkpoint; WAL makes commits atomic), foreign keys
     /// on, and a busy timeout so concurrent writers wait instead of failing.
-    pub(crate) async fn connect(self, url: &DatabaseUrl, max_connections: u32) -> Result<AnyPool, StoreError> {
+    pub(crate) async fn connect(
+        self,
+        url: &DatabaseUrl,
+        max_connections: u32,
+    ) -> Result<AnyPool, StoreError> {
         sqlx::any::install_default_drivers();
-        let options = AnyConnectOptions::from_str(url.expose()).map_err(|e| StoreError::Database(Box::new(e)))?;
+        let options = AnyConnectOptions::from_str(url.expose())
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10));
@@ -131,7 +139,10 @@ mod tests {
 
     #[test]
     fn picks_the_backend_from_the_scheme_and_hides_passwords() {
-        assert_eq!(DatabaseUrl::parse("sqlite://x.db").unwrap().backend(), Backend::Sqlite);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x.db").unwrap().backend(),
+            Backend::Sqlite
+        );
         let pg = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
         assert_eq!(pg.backend(), Backend::Postgres);
         assert!(!format!("{pg:?}").contains("hunter2"));

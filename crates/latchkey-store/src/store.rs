@@ -14,6 +14,9 @@ use crate::{
 /// takes the workspace id and matches both, so an id from another workspace is simply not found.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     // --- meta and keys ---
 
     /// A value from the meta table.
@@ -29,20 +32,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a workspace and its first member (usually the owner) atomically. Returns the
     /// member's user id (an existing user's id when the email is known).
-    async fn create_workspace(&self, workspace: &Workspace, owner: &NewMember) -> Result<String, StoreError>;
+    async fn create_workspace(
+        &self,
+        workspace: &Workspace,
+        owner: &NewMember,
+    ) -> Result<String, StoreError>;
     /// A workspace by id or by name.
     async fn find_workspace(&self, id_or_name: &str) -> Result<Option<Workspace>, StoreError>;
+    /// Every workspace, by name.
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
     /// Number of workspaces.
     async fn count_workspaces(&self) -> Result<i64, StoreError>;
     /// Adds a member (creating the user if the email is new); [`StoreError::Conflict`] if
     /// already a member. Returns the user id.
-    async fn add_member(&self, workspace_id: &str, member: &NewMember) -> Result<String, StoreError>;
+    async fn add_member(
+        &self,
+        workspace_id: &str,
+        member: &NewMember,
+    ) -> Result<String, StoreError>;
     /// Members of a workspace.
     async fn list_members(&self, workspace_id: &str) -> Result<Vec<Member>, StoreError>;
     /// A member of a workspace.
-    async fn get_member(&self, workspace_id: &str, user_id: &str) -> Result<Option<Member>, StoreError>;
+    async fn get_member(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Member>, StoreError>;
     /// Adds another API key for a member.
-    async fn insert_api_key(&self, workspace_id: &str, user_id: &str, key: &NewApiKey) -> Result<(), StoreError>;
+    async fn insert_api_key(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        key: &NewApiKey,
+    ) -> Result<(), StoreError>;
 
     // --- authentication ---
 
@@ -55,12 +77,21 @@ pub trait Store: Send + Sync + 'static {
     /// API clients of a workspace.
     async fn list_api_clients(&self, workspace_id: &str) -> Result<Vec<ApiClient>, StoreError>;
     /// Revokes an API client and every token issued to it.
-    async fn revoke_api_client(&self, workspace_id: &str, client_id: &str, now: i64) -> Result<(), StoreError>;
+    async fn revoke_api_client(
+        &self,
+        workspace_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Records an issued access token.
     async fn insert_access_token(&self, token: &AccessToken) -> Result<(), StoreError>;
     /// The principal behind an access token (by hash) if unexpired at `now` and its client is
     /// not revoked.
-    async fn find_access_token(&self, token_hash: &str, now: i64) -> Result<Option<Principal>, StoreError>;
+    async fn find_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Principal>, StoreError>;
     /// Deletes tokens that expired before `now`; returns how many.
     async fn purge_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
 
@@ -80,15 +111,29 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new account.
     async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
     /// An account of a workspace.
-    async fn get_account(&self, workspace_id: &str, account_id: &str) -> Result<Option<Account>, StoreError>;
+    async fn get_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError>;
     /// A page of accounts, newest first.
     async fn list_accounts(&self, query: &AccountQuery) -> Result<Page<Account>, StoreError>;
     /// Renames an account; [`StoreError::NotFound`] if it is not in the workspace.
-    async fn rename_account(&self, workspace_id: &str, account_id: &str, name: &str, now: i64) -> Result<(), StoreError>;
+    async fn rename_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Deletes an account; [`StoreError::NotFound`] if it is not in the workspace.
     async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError>;
     /// Accounts whose credentials are sealed with a key other than `key_id`, for re-encryption.
-    async fn accounts_not_on_key(&self, key_id: i64, limit: u32) -> Result<Vec<Account>, StoreError>;
+    async fn accounts_not_on_key(
+        &self,
+        key_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError>;
     /// How many accounts are sealed with a key other than `key_id`.
     async fn count_accounts_not_on_key(&self, key_id: i64) -> Result<i64, StoreError>;
     /// Replaces the sealed credentials if the row is still at `expected_version` (so a

@@ -16,7 +16,9 @@ where
     Fut: Future<Output = ()>,
 {
     for db in TestDb::all().await {
-        let store = SqlStore::connect(&db.url, 5).await.expect("connect and migrate");
+        let store = SqlStore::connect(&db.url, 5)
+            .await
+            .expect("connect and migrate");
         test(store.clone(), db.label).await;
         store.close().await;
         db.cleanup().await;
@@ -29,14 +31,29 @@ fn member(email: &str, role: Role, key_hash: &str) -> NewMember {
         email: email.into(),
         password_hash: None,
         role,
-        api_key: NewApiKey { id: ids::generate(ids::API_KEY), token_hash: key_hash.into(), created_at: 1 },
+        api_key: NewApiKey {
+            id: ids::generate(ids::API_KEY),
+            token_hash: key_hash.into(),
+            created_at: 1,
+        },
     }
 }
 
 async fn workspace(store: &SqlStore, name: &str) -> (Workspace, String) {
-    let ws = Workspace { id: ids::generate(ids::WORKSPACE), name: name.into(), created_at: 1 };
+    let ws = Workspace {
+        id: ids::generate(ids::WORKSPACE),
+        name: name.into(),
+        created_at: 1,
+    };
     let owner = store
-        .create_workspace(&ws, &member(&format!("owner@{name}.test"), Role::Owner, &format!("hash-{name}")))
+        .create_workspace(
+            &ws,
+            &member(
+                &format!("owner@{name}.test"),
+                Role::Owner,
+                &format!("hash-{name}"),
+            ),
+        )
         .await
         .unwrap();
     (ws, owner)
@@ -49,7 +66,11 @@ fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Accoun
         app_slug: "openai".into(),
         name: name.into(),
         owner_id: owner.map(Into::into),
-        sharing: if owner.is_some() { Sharing::Private } else { Sharing::Workspace },
+        sharing: if owner.is_some() {
+            Sharing::Private
+        } else {
+            Sharing::Workspace
+        },
         credentials_ciphertext: vec![1, 2, 3, 0, 255],
         key_id: 1,
         healthy: true,
@@ -67,12 +88,24 @@ fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Accoun
 async fn meta_and_data_keys() {
     on_every_backend(|store, label| async move {
         assert_eq!(store.get_meta("key_check").await.unwrap(), None, "{label}");
-        assert!(store.put_meta_if_absent("key_check", &[0, 1, 2]).await.unwrap());
-        assert!(!store.put_meta_if_absent("key_check", &[9]).await.unwrap(), "first value wins");
-        assert_eq!(store.get_meta("key_check").await.unwrap(), Some(vec![0, 1, 2]));
+        assert!(store
+            .put_meta_if_absent("key_check", &[0, 1, 2])
+            .await
+            .unwrap());
+        assert!(
+            !store.put_meta_if_absent("key_check", &[9]).await.unwrap(),
+            "first value wins"
+        );
+        assert_eq!(
+            store.get_meta("key_check").await.unwrap(),
+            Some(vec![0, 1, 2])
+        );
         store.insert_data_key(1, &[7; 60], 5).await.unwrap();
         store.insert_data_key(2, &[8; 60], 6).await.unwrap();
-        assert!(matches!(store.insert_data_key(2, &[9], 7).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.insert_data_key(2, &[9], 7).await,
+            Err(StoreError::Conflict(_))
+        ));
         let keys = store.list_data_keys().await.unwrap();
         assert_eq!(keys, vec![(1, vec![7; 60]), (2, vec![8; 60])]);
     })
@@ -84,35 +117,86 @@ async fn workspaces_members_and_api_keys() {
     on_every_backend(|store, label| async move {
         let (ws, owner) = workspace(&store, "acme").await;
         assert_eq!(store.count_workspaces().await.unwrap(), 1, "{label}");
-        assert_eq!(store.find_workspace(&ws.id).await.unwrap(), Some(ws.clone()));
-        assert_eq!(store.find_workspace("acme").await.unwrap(), Some(ws.clone()));
+        assert_eq!(
+            store.find_workspace(&ws.id).await.unwrap(),
+            Some(ws.clone())
+        );
+        assert_eq!(
+            store.find_workspace("acme").await.unwrap(),
+            Some(ws.clone())
+        );
         assert_eq!(store.find_workspace("nope").await.unwrap(), None);
-        let dup = Workspace { id: ids::generate(ids::WORKSPACE), name: "acme".into(), created_at: 2 };
-        let err = store.create_workspace(&dup, &member("x@y.test", Role::Owner, "h2")).await.unwrap_err();
+        let dup = Workspace {
+            id: ids::generate(ids::WORKSPACE),
+            name: "acme".into(),
+            created_at: 2,
+        };
+        let err = store
+            .create_workspace(&dup, &member("x@y.test", Role::Owner, "h2"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict("workspace")), "{err:?}");
-        assert_eq!(store.count_workspaces().await.unwrap(), 1, "failed create leaves nothing behind");
+        assert_eq!(
+            store.count_workspaces().await.unwrap(),
+            1,
+            "failed create leaves nothing behind"
+        );
+        assert_eq!(store.list_workspaces().await.unwrap(), vec![ws.clone()]);
 
-        let bob = store.add_member(&ws.id, &member("bob@acme.test", Role::Member, "bob-key")).await.unwrap();
-        let again = store.add_member(&ws.id, &member("bob@acme.test", Role::Admin, "bob-key-2")).await;
+        let bob = store
+            .add_member(&ws.id, &member("bob@acme.test", Role::Member, "bob-key"))
+            .await
+            .unwrap();
+        let again = store
+            .add_member(&ws.id, &member("bob@acme.test", Role::Admin, "bob-key-2"))
+            .await;
         assert!(matches!(again, Err(StoreError::Conflict("member"))));
         let members = store.list_members(&ws.id).await.unwrap();
         assert_eq!(members.len(), 2);
-        assert_eq!(store.get_member(&ws.id, &bob).await.unwrap().unwrap().role, Role::Member);
+        assert_eq!(
+            store.get_member(&ws.id, &bob).await.unwrap().unwrap().role,
+            Role::Member
+        );
 
         // The same person in a second workspace keeps one user id.
         let (other, _) = workspace(&store, "globex").await;
-        let bob_again = store.add_member(&other.id, &member("bob@acme.test", Role::Admin, "bob-globex")).await.unwrap();
+        let bob_again = store
+            .add_member(
+                &other.id,
+                &member("bob@acme.test", Role::Admin, "bob-globex"),
+            )
+            .await
+            .unwrap();
         assert_eq!(bob, bob_again);
-        assert_eq!(store.get_member(&ws.id, &owner).await.unwrap().unwrap().role, Role::Owner);
+        assert_eq!(
+            store
+                .get_member(&ws.id, &owner)
+                .await
+                .unwrap()
+                .unwrap()
+                .role,
+            Role::Owner
+        );
 
         match store.find_api_key("bob-key").await.unwrap() {
-            Some(Principal::Member { workspace_id, user_id, role }) => {
-                assert_eq!((workspace_id.as_str(), user_id.as_str(), role), (ws.id.as_str(), bob.as_str(), Role::Member));
+            Some(Principal::Member {
+                workspace_id,
+                user_id,
+                role,
+            }) => {
+                assert_eq!(
+                    (workspace_id.as_str(), user_id.as_str(), role),
+                    (ws.id.as_str(), bob.as_str(), Role::Member)
+                );
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(store.find_api_key("unknown").await.unwrap(), None);
-        let extra = NewApiKey { id: ids::generate(ids::API_KEY), token_hash: "bob-key-3".into(), created_at: 3 };
+        let extra = NewApiKey {
+            id: ids::generate(ids::API_KEY),
+            token_hash: "bob-key-3".into(),
+            created_at: 3,
+        };
         store.insert_api_key(&ws.id, &bob, &extra).await.unwrap();
         assert!(store.find_api_key("bob-key-3").await.unwrap().is_some());
     })
@@ -133,7 +217,10 @@ async fn api_clients_and_access_tokens() {
             revoked_at: None,
         };
         store.insert_api_client(&client).await.unwrap();
-        assert_eq!(store.find_api_client(&client.id).await.unwrap(), Some(client.clone()));
+        assert_eq!(
+            store.find_api_client(&client.id).await.unwrap(),
+            Some(client.clone())
+        );
         assert_eq!(store.list_api_clients(&ws.id).await.unwrap().len(), 1);
         let token = AccessToken {
             token_hash: "tok".into(),
@@ -144,14 +231,39 @@ async fn api_clients_and_access_tokens() {
             expires_at: 100,
         };
         store.insert_access_token(&token).await.unwrap();
-        assert!(matches!(store.find_access_token("tok", 50).await.unwrap(), Some(Principal::Client { .. })));
-        assert_eq!(store.find_access_token("tok", 100).await.unwrap(), None, "expired at its expiry");
+        assert!(matches!(
+            store.find_access_token("tok", 50).await.unwrap(),
+            Some(Principal::Client { .. })
+        ));
+        assert_eq!(
+            store.find_access_token("tok", 100).await.unwrap(),
+            None,
+            "expired at its expiry"
+        );
         assert_eq!(store.purge_expired_tokens(50).await.unwrap(), 0);
 
-        assert!(matches!(store.revoke_api_client("o_other", &client.id, 60).await, Err(StoreError::NotFound)));
-        store.revoke_api_client(&ws.id, &client.id, 60).await.unwrap();
-        assert_eq!(store.find_access_token("tok", 50).await.unwrap(), None, "revocation kills tokens");
-        assert_eq!(store.find_api_client(&client.id).await.unwrap().unwrap().revoked_at, Some(60));
+        assert!(matches!(
+            store.revoke_api_client("o_other", &client.id, 60).await,
+            Err(StoreError::NotFound)
+        ));
+        store
+            .revoke_api_client(&ws.id, &client.id, 60)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_access_token("tok", 50).await.unwrap(),
+            None,
+            "revocation kills tokens"
+        );
+        assert_eq!(
+            store
+                .find_api_client(&client.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            Some(60)
+        );
     })
     .await;
 }
@@ -168,8 +280,14 @@ async fn custom_apps_and_requests() {
             created_at: 1,
         };
         store.insert_custom_app(&app).await.unwrap();
-        let dup = CustomApp { id: ids::generate(ids::APP), ..app.clone() };
-        assert!(matches!(store.insert_custom_app(&dup).await, Err(StoreError::Conflict("app"))));
+        let dup = CustomApp {
+            id: ids::generate(ids::APP),
+            ..app.clone()
+        };
+        assert!(matches!(
+            store.insert_custom_app(&dup).await,
+            Err(StoreError::Conflict("app"))
+        ));
         assert_eq!(store.list_custom_apps(&ws.id).await.unwrap(), vec![app]);
         assert!(store.list_custom_apps("o_other").await.unwrap().is_empty());
         let req = AppRequest {
@@ -195,11 +313,24 @@ async fn accounts_crud_is_scoped_to_the_workspace() {
         store.insert_data_key(1, &[1], 1).await.unwrap();
         let a = account(&ws.id, Some(&owner), "Prod key", 10);
         store.insert_account(&a).await.unwrap();
-        assert_eq!(store.get_account(&ws.id, &a.id).await.unwrap(), Some(a.clone()), "{label}");
+        assert_eq!(
+            store.get_account(&ws.id, &a.id).await.unwrap(),
+            Some(a.clone()),
+            "{label}"
+        );
         assert_eq!(store.get_account(&other.id, &a.id).await.unwrap(), None);
-        assert!(matches!(store.rename_account(&other.id, &a.id, "x", 11).await, Err(StoreError::NotFound)));
-        assert!(matches!(store.delete_account(&other.id, &a.id).await, Err(StoreError::NotFound)));
-        store.rename_account(&ws.id, &a.id, "Renamed", 12).await.unwrap();
+        assert!(matches!(
+            store.rename_account(&other.id, &a.id, "x", 11).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_account(&other.id, &a.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store
+            .rename_account(&ws.id, &a.id, "Renamed", 12)
+            .await
+            .unwrap();
         let renamed = store.get_account(&ws.id, &a.id).await.unwrap().unwrap();
         assert_eq!((renamed.name.as_str(), renamed.updated_at), ("Renamed", 12));
         store.delete_account(&ws.id, &a.id).await.unwrap();
@@ -216,7 +347,12 @@ async fn account_listing_paginates_filters_and_respects_visibility() {
         let mut all = Vec::new();
         for i in 0..25 {
             // Two accounts share each timestamp so the id tie-break is exercised.
-            let a = account(&ws.id, Some(&owner), &format!("Account {i:02}"), 100 + i / 2);
+            let a = account(
+                &ws.id,
+                Some(&owner),
+                &format!("Account {i:02}"),
+                100 + i / 2,
+            );
             store.insert_account(&a).await.unwrap();
             all.push(a);
         }
@@ -227,7 +363,12 @@ async fn account_listing_paginates_filters_and_respects_visibility() {
         let mut after = None;
         loop {
             let page = store
-                .list_accounts(&AccountQuery { workspace_id: ws.id.clone(), after: after.clone(), limit: 10, ..Default::default() })
+                .list_accounts(&AccountQuery {
+                    workspace_id: ws.id.clone(),
+                    after: after.clone(),
+                    limit: 10,
+                    ..Default::default()
+                })
                 .await
                 .unwrap();
             assert_eq!(page.total_count, 26, "{label}");
@@ -244,18 +385,63 @@ async fn account_listing_paginates_filters_and_respects_visibility() {
 
         let stranger = "u_stranger".to_owned();
         let visible = store
-            .list_accounts(&AccountQuery { workspace_id: ws.id.clone(), visible_to: Some(stranger), limit: 100, ..Default::default() })
+            .list_accounts(&AccountQuery {
+                workspace_id: ws.id.clone(),
+                visible_to: Some(stranger),
+                limit: 100,
+                ..Default::default()
+            })
             .await
             .unwrap();
-        assert_eq!(visible.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec![legacy.id.as_str()]);
+        assert_eq!(
+            visible
+                .items
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>(),
+            vec![legacy.id.as_str()]
+        );
 
-        let search = |s: &str| AccountQuery { workspace_id: ws.id.clone(), search: Some(s.into()), limit: 100, ..Default::default() };
-        assert_eq!(store.list_accounts(&search("account 1")).await.unwrap().total_count, 10);
-        assert_eq!(store.list_accounts(&search("_50%")).await.unwrap().total_count, 1, "LIKE wildcards are escaped");
-        assert_eq!(store.list_accounts(&search("%")).await.unwrap().total_count, 1);
-        let by_app = AccountQuery { workspace_id: ws.id.clone(), app_slug: Some("github".into()), limit: 10, ..Default::default() };
+        let search = |s: &str| AccountQuery {
+            workspace_id: ws.id.clone(),
+            search: Some(s.into()),
+            limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .list_accounts(&search("account 1"))
+                .await
+                .unwrap()
+                .total_count,
+            10
+        );
+        assert_eq!(
+            store
+                .list_accounts(&search("_50%"))
+                .await
+                .unwrap()
+                .total_count,
+            1,
+            "LIKE wildcards are escaped"
+        );
+        assert_eq!(
+            store.list_accounts(&search("%")).await.unwrap().total_count,
+            1
+        );
+        let by_app = AccountQuery {
+            workspace_id: ws.id.clone(),
+            app_slug: Some("github".into()),
+            limit: 10,
+            ..Default::default()
+        };
         assert_eq!(store.list_accounts(&by_app).await.unwrap().total_count, 0);
-        let garbage = AccountQuery { workspace_id: ws.id.clone(), after: Some("???".into()), limit: 10, ..Default::default() };
+        let garbage = AccountQuery {
+            workspace_id: ws.id.clone(),
+            after: Some("???".into()),
+            limit: 10,
+            ..Default::default()
+        };
         let page = store.list_accounts(&garbage).await.unwrap();
         assert!(page.items.is_empty() && page.end_cursor.is_none());
     })
@@ -272,10 +458,22 @@ async fn resealing_is_optimistic_and_tracks_key_ids() {
         store.insert_account(&a).await.unwrap();
         assert_eq!(store.count_accounts_not_on_key(2).await.unwrap(), 1);
         assert_eq!(store.accounts_not_on_key(2, 10).await.unwrap()[0].id, a.id);
-        assert!(!store.reseal_account(&ws.id, &a.id, 7, &[9], 2).await.unwrap(), "stale version");
-        assert!(store.reseal_account(&ws.id, &a.id, 1, &[9], 2).await.unwrap());
+        assert!(
+            !store
+                .reseal_account(&ws.id, &a.id, 7, &[9], 2)
+                .await
+                .unwrap(),
+            "stale version"
+        );
+        assert!(store
+            .reseal_account(&ws.id, &a.id, 1, &[9], 2)
+            .await
+            .unwrap());
         let after = store.get_account(&ws.id, &a.id).await.unwrap().unwrap();
-        assert_eq!((after.credentials_ciphertext, after.key_id, after.version), (vec![9], 2, 2));
+        assert_eq!(
+            (after.credentials_ciphertext, after.key_id, after.version),
+            (vec![9], 2, 2)
+        );
         assert_eq!(store.count_accounts_not_on_key(2).await.unwrap(), 0);
     })
     .await;

@@ -26,7 +26,12 @@ impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = DatabaseUrl::sqlite_file(&dir.path().join("test.db"));
-        Self { url, label: "sqlite", _dir: Some(dir), postgres: None }
+        Self {
+            url,
+            label: "sqlite",
+            _dir: Some(dir),
+            postgres: None,
+        }
     }
 
     /// A new PostgreSQL database, if [`POSTGRES_ENV`] is set.
@@ -83,10 +88,11 @@ impl TestDb {
 
 /// Drops test databases left by failed runs more than an hour ago.
 async fn drop_stale(conn: &mut PgConnection, now_secs: u64) {
-    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'latchkey_t_%'")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap_or_default();
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'latchkey_t_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
     for (name,) in names {
         let created = name
             .strip_prefix("latchkey_t_")

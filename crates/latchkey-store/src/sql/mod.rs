@@ -6,7 +6,9 @@ mod rows;
 use async_trait::async_trait;
 use sqlx::{AnyPool, Row};
 
-use self::rows::{AccountRow, ApiClientRow, AppRequestRow, CustomAppRow, MemberRow, WorkspaceRow, ACCOUNT_COLUMNS};
+use self::rows::{
+    AccountRow, ApiClientRow, AppRequestRow, CustomAppRow, MemberRow, WorkspaceRow, ACCOUNT_COLUMNS,
+};
 use crate::{
     backend::{Backend, DatabaseUrl},
     models::{
@@ -43,21 +45,15 @@ impl SqlStore {
         self.backend
     }
 
-    /// Checks the database answers (for `/readyz`).
-    ///
-    /// # Errors
-    /// [`StoreError::Database`] if it does not.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
     }
 
-    async fn upsert_user<'c>(tx: &mut sqlx::Transaction<'c, sqlx::Any>, member: &NewMember) -> Result<String, StoreError> {
+    async fn upsert_user<'c>(
+        tx: &mut sqlx::Transaction<'c, sqlx::Any>,
+        member: &NewMember,
+    ) -> Result<String, StoreError> {
         let row = sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (email) DO UPDATE SET password_hash = COALESCE(users.password_hash, excluded.password_hash) \
@@ -78,14 +74,16 @@ impl SqlStore {
         user_id: &str,
         member: &NewMember,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO members (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(workspace_id)
-            .bind(user_id)
-            .bind(member.role.as_str())
-            .bind(member.api_key.created_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| StoreError::from_sqlx(e, "member"))?;
+        sqlx::query(
+            "INSERT INTO members (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(member.role.as_str())
+        .bind(member.api_key.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, "member"))?;
         sqlx::query("INSERT INTO api_keys (id, workspace_id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&member.api_key.id)
             .bind(workspace_id)
@@ -108,6 +106,11 @@ fn affected(result: &sqlx::any::AnyQueryResult) -> Result<(), StoreError> {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)
@@ -117,11 +120,13 @@ impl Store for SqlStore {
     }
 
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
-        let result = sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value.to_vec())
-            .execute(&self.pool)
-            .await?;
+        let result = sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value.to_vec())
+        .execute(&self.pool)
+        .await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -145,7 +150,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn create_workspace(&self, workspace: &Workspace, owner: &NewMember) -> Result<String, StoreError> {
+    async fn create_workspace(
+        &self,
+        workspace: &Workspace,
+        owner: &NewMember,
+    ) -> Result<String, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&workspace.id)
@@ -168,11 +177,29 @@ impl Store for SqlStore {
             .map(Into::into))
     }
 
-    async fn count_workspaces(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(&self.pool).await?.try_get("n")?)
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        Ok(sqlx::query_as::<_, WorkspaceRow>(
+            "SELECT id, name, created_at FROM workspaces ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
     }
 
-    async fn add_member(&self, workspace_id: &str, member: &NewMember) -> Result<String, StoreError> {
+    async fn count_workspaces(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM workspaces")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    async fn add_member(
+        &self,
+        workspace_id: &str,
+        member: &NewMember,
+    ) -> Result<String, StoreError> {
         let mut tx = self.pool.begin().await?;
         let user_id = Self::upsert_user(&mut tx, member).await?;
         Self::insert_membership(&mut tx, workspace_id, &user_id, member).await?;
@@ -193,7 +220,11 @@ impl Store for SqlStore {
         .collect())
     }
 
-    async fn get_member(&self, workspace_id: &str, user_id: &str) -> Result<Option<Member>, StoreError> {
+    async fn get_member(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Member>, StoreError> {
         Ok(sqlx::query_as::<_, MemberRow>(
             "SELECT m.workspace_id, m.user_id, u.email, m.role, m.created_at FROM members m \
              JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2",
@@ -205,7 +236,12 @@ impl Store for SqlStore {
         .map(Into::into))
     }
 
-    async fn insert_api_key(&self, workspace_id: &str, user_id: &str, key: &NewApiKey) -> Result<(), StoreError> {
+    async fn insert_api_key(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        key: &NewApiKey,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO api_keys (id, workspace_id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&key.id)
             .bind(workspace_id)
@@ -230,7 +266,8 @@ impl Store for SqlStore {
         Ok(row.map(|(workspace_id, user_id, role)| Principal::Member {
             workspace_id,
             user_id,
-            role: latchkey_domain::role::Role::parse(&role).unwrap_or(latchkey_domain::role::Role::Member),
+            role: latchkey_domain::role::Role::parse(&role)
+                .unwrap_or(latchkey_domain::role::Role::Member),
         }))
     }
 
@@ -273,7 +310,12 @@ impl Store for SqlStore {
         .collect())
     }
 
-    async fn revoke_api_client(&self, workspace_id: &str, client_id: &str, now: i64) -> Result<(), StoreError> {
+    async fn revoke_api_client(
+        &self,
+        workspace_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query("UPDATE api_clients SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL")
             .bind(workspace_id)
@@ -306,7 +348,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn find_access_token(&self, token_hash: &str, now: i64) -> Result<Option<Principal>, StoreError> {
+    async fn find_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Principal>, StoreError> {
         let row = sqlx::query_as::<_, (String, String, String)>(
             "SELECT t.workspace_id, t.client_id, t.scopes FROM access_tokens t \
              JOIN api_clients c ON c.id = t.client_id \
@@ -316,11 +362,13 @@ impl Store for SqlStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(workspace_id, client_id, scopes)| Principal::Client {
-            workspace_id,
-            client_id,
-            scopes: rows::split_scopes(&scopes),
-        }))
+        Ok(
+            row.map(|(workspace_id, client_id, scopes)| Principal::Client {
+                workspace_id,
+                client_id,
+                scopes: rows::split_scopes(&scopes),
+            }),
+        )
     }
 
     async fn purge_expired_tokens(&self, now: i64) -> Result<u64, StoreError> {
@@ -411,7 +459,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn get_account(&self, workspace_id: &str, account_id: &str) -> Result<Option<Account>, StoreError> {
+    async fn get_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
         Ok(sqlx::query_as::<_, AccountRow>(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = $1 AND id = $2"
         ))
@@ -429,14 +481,21 @@ impl Store for SqlStore {
         let mut params: Vec<String> = vec![q.workspace_id.clone()];
         if let Some(user) = &q.visible_to {
             params.push(user.clone());
-            filter.push_str(&format!(" AND (owner_id = ${n} OR sharing = 'workspace')", n = params.len()));
+            filter.push_str(&format!(
+                " AND (owner_id = ${n} OR sharing = 'workspace')",
+                n = params.len()
+            ));
         }
         if let Some(app) = &q.app_slug {
             params.push(app.clone());
             filter.push_str(&format!(" AND app_slug = ${}", params.len()));
         }
         if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
-            let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             params.push(format!("%{escaped}%"));
             filter.push_str(&format!(
                 " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(app_slug) LIKE ${n} ESCAPE '\\')",
@@ -456,7 +515,12 @@ impl Store for SqlStore {
             // An unreadable cursor is treated as the end of the listing rather than an error,
             // since it cannot have come from us.
             let Some(decoded) = cursor::decode(cursor) else {
-                return Ok(Page { items: vec![], total_count, start_cursor: None, end_cursor: None });
+                return Ok(Page {
+                    items: vec![],
+                    total_count,
+                    start_cursor: None,
+                    end_cursor: None,
+                });
             };
             let n = params.len();
             page_filter.push_str(&format!(
@@ -478,7 +542,12 @@ impl Store for SqlStore {
         if let Some((created_at, id)) = &after {
             query = query.bind(*created_at).bind(id.as_str());
         }
-        let mut items: Vec<Account> = query.fetch_all(&self.pool).await?.into_iter().map(Into::into).collect();
+        let mut items: Vec<Account> = query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let has_more = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(100));
         let start_cursor = items.first().map(|a| cursor::encode(a.created_at, &a.id));
@@ -487,17 +556,30 @@ impl Store for SqlStore {
         } else {
             None
         };
-        Ok(Page { items, total_count, start_cursor, end_cursor })
+        Ok(Page {
+            items,
+            total_count,
+            start_cursor,
+            end_cursor,
+        })
     }
 
-    async fn rename_account(&self, workspace_id: &str, account_id: &str, name: &str, now: i64) -> Result<(), StoreError> {
-        let result = sqlx::query("UPDATE accounts SET name = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace_id)
-            .bind(account_id)
-            .bind(name)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+    async fn rename_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE accounts SET name = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(account_id)
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         affected(&result)
     }
 
@@ -510,7 +592,11 @@ impl Store for SqlStore {
         affected(&result)
     }
 
-    async fn accounts_not_on_key(&self, key_id: i64, limit: u32) -> Result<Vec<Account>, StoreError> {
+    async fn accounts_not_on_key(
+        &self,
+        key_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
         Ok(sqlx::query_as::<_, AccountRow>(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key_id <> $1 ORDER BY id LIMIT {}",
             limit.clamp(1, 1000)
@@ -524,11 +610,13 @@ impl Store for SqlStore {
     }
 
     async fn count_accounts_not_on_key(&self, key_id: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE key_id <> $1")
-            .bind(key_id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE key_id <> $1")
+                .bind(key_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
     }
 
     async fn reseal_account(

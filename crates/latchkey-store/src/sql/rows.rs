@@ -27,7 +27,11 @@ pub(crate) struct WorkspaceRow {
 
 impl From<WorkspaceRow> for Workspace {
     fn from(r: WorkspaceRow) -> Self {
-        Self { id: r.id, name: r.name, created_at: r.created_at }
+        Self {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+        }
     }
 }
 

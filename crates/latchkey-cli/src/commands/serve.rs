@@ -1,0 +1,88 @@
+//! `latchkey serve`
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use latchkey_server::{
+    app::{connect_store, resolve_master_key, KeyPolicy},
+    build_router, clock,
+    config::Config,
+    App,
+};
+use latchkey_store::Store;
+use tokio::net::TcpListener;
+
+use crate::Global;
+
+pub(crate) async fn run(global: &Global, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let config = super::config(global, listen)?;
+    for var in Config::unknown_env_vars() {
+        tracing::warn!(variable = %var, "unknown LATCHKEY_ variable ignored (typo?)");
+    }
+    let store = Arc::new(connect_store(&config).await?);
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let master = resolve_master_key(&config, &*dyn_store, KeyPolicy::GenerateOnFirstStart).await?;
+    let listen = config.listen;
+    let app = Arc::new(App::build(config, dyn_store, master).await?);
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        address = %address,
+        backend = ?store.backend(),
+        apps = app.catalog.global_apps().len(),
+        "latchkey listening on http://{address}"
+    );
+    if app.store.count_workspaces().await? == 0 {
+        tracing::warn!("no workspace yet: create one with `latchkey init --email you@example.com --password-file pw.txt`");
+    }
+    let maintenance = tokio::spawn(maintenance(app.clone()));
+    axum::serve(listener, build_router(app.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    maintenance.abort();
+    store.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Periodic chores: drop expired access tokens; pick up data keys added by `keys rotate`.
+async fn maintenance(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.vault.reload().await {
+            tracing::warn!(error = %e, "could not reload the keyring");
+        }
+        match app.store.purge_expired_tokens(clock::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(count = n, "expired access tokens removed"),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired access tokens"),
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

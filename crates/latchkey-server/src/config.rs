@@ -1,0 +1,210 @@
+//! Configuration: defaults, then a TOML file, then `LATCHKEY_*` environment variables, then
+//! command-line flags (each source overrides the one before).
+//!
+//! | setting | env | default |
+//! |---|---|---|
+//! | `listen` | `LATCHKEY_LISTEN` | `127.0.0.1:8080` |
+//! | `data_dir` | `LATCHKEY_DATA_DIR` | `./latchkey-data` |
+//! | `database_url` | `LATCHKEY_DATABASE_URL` | `sqlite://<data dir>/latchkey.db` |
+//! | `master_key` | `LATCHKEY_MASTER_KEY` | none (base64 of 32 bytes) |
+//! | `master_key_file` | `LATCHKEY_MASTER_KEY_FILE` | none; else `<data dir>/master.key` |
+//! | `log_format` | `LATCHKEY_LOG_FORMAT` | `text` (or `json`) |
+//! | `public_url` | `LATCHKEY_PUBLIC_URL` | `http://<listen>` |
+//! | `max_body_bytes` | `LATCHKEY_MAX_BODY_BYTES` | `1048576` |
+//! | `access_token_ttl_seconds` | `LATCHKEY_ACCESS_TOKEN_TTL_SECONDS` | `3600` |
+//! | `db_max_connections` | `LATCHKEY_DB_MAX_CONNECTIONS` | `16` |
+//! | `outbound_timeout_seconds` | `LATCHKEY_OUTBOUND_TIMEOUT_SECONDS` | `30` |
+//!
+//! The file is `--config`, or `LATCHKEY_CONFIG`, or `<data dir>/latchkey.toml` if it exists.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use latchkey_store::DatabaseUrl;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, generated key and operator apps live.
+    pub data_dir: PathBuf,
+    /// Explicit database URL (`sqlite://…` or `postgres://…`).
+    pub database_url: Option<String>,
+    /// Master key, base64.
+    pub master_key: Option<SecretString>,
+    /// File holding the base64 master key.
+    pub master_key_file: Option<PathBuf>,
+    /// Log format.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Public base URL of this server (used in links; never taken from request headers).
+    pub public_url: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Lifetime of access tokens issued at `/v1/oauth/token`.
+    pub access_token_ttl_seconds: u64,
+    /// Database pool size.
+    pub db_max_connections: u32,
+    /// Total timeout of outbound requests (credential checks).
+    pub outbound_timeout_seconds: u64,
+}
+
+/// Values set on the command line, layered over everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    max_body_bytes: usize,
+    access_token_ttl_seconds: u64,
+    db_max_connections: u32,
+    outbound_timeout_seconds: u64,
+}
+
+/// Environment keys that are configuration; anything else under `LATCHKEY_` is reported.
+const KNOWN_ENV: &[&str] = &[
+    "LISTEN",
+    "DATA_DIR",
+    "DATABASE_URL",
+    "MASTER_KEY",
+    "MASTER_KEY_FILE",
+    "LOG_FORMAT",
+    "PUBLIC_URL",
+    "MAX_BODY_BYTES",
+    "ACCESS_TOKEN_TTL_SECONDS",
+    "DB_MAX_CONNECTIONS",
+    "OUTBOUND_TIMEOUT_SECONDS",
+    "CONFIG",
+    "LOG",
+];
+
+impl Config {
+    /// Loads the configuration from every source.
+    ///
+    /// # Errors
+    /// A message naming the bad setting.
+    pub fn load(config_file: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let defaults = Defaults {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./latchkey-data"),
+            max_body_bytes: 1024 * 1024,
+            access_token_ttl_seconds: 3600,
+            db_max_connections: 16,
+            outbound_timeout_seconds: 30,
+        };
+        // The data dir decides where the default config file is, so resolve it first.
+        let env = Env::prefixed("LATCHKEY_").ignore(&["CONFIG", "LOG"]);
+        let early: Figment = Figment::from(Serialized::defaults(&defaults))
+            .merge(env.clone())
+            .merge(Serialized::defaults(overrides));
+        let data_dir: PathBuf = early.extract_inner("data_dir")?;
+        let file = config_file
+            .or_else(|| std::env::var_os("LATCHKEY_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(data_dir.join("latchkey.toml")).filter(|p| p.exists()));
+        let mut figment = Figment::from(Serialized::defaults(&defaults));
+        if let Some(file) = &file {
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            (60..=86_400).contains(&self.access_token_ttl_seconds),
+            "access_token_ttl_seconds must be between 60 and 86400"
+        );
+        anyhow::ensure!(
+            self.db_max_connections >= 1,
+            "db_max_connections must be at least 1"
+        );
+        if let Some(url) = &self.database_url {
+            DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|_| anyhow::anyhow!("public_url must be an absolute URL"))?;
+            anyhow::ensure!(
+                matches!(parsed.scheme(), "http" | "https"),
+                "public_url must be http(s)"
+            );
+        }
+        Ok(())
+    }
+
+    /// `LATCHKEY_*` variables that are not settings (likely typos), for a startup warning.
+    #[must_use]
+    pub fn unknown_env_vars() -> Vec<String> {
+        std::env::vars()
+            .filter_map(|(k, _)| k.strip_prefix("LATCHKEY_").map(str::to_owned))
+            .filter(|k| {
+                !KNOWN_ENV.contains(&k.as_str())
+                    && !k.starts_with("TEST_")
+                    && !k.starts_with("OAUTH_")
+            })
+            .map(|k| format!("LATCHKEY_{k}"))
+            .collect()
+    }
+
+    /// The database to use: `database_url`, or the SQLite file in the data dir.
+    ///
+    /// # Errors
+    /// If the URL's scheme is not supported.
+    pub fn database(&self) -> anyhow::Result<DatabaseUrl> {
+        match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url).map_err(anyhow::Error::msg),
+            None => Ok(DatabaseUrl::sqlite_file(&self.data_dir.join("latchkey.db"))),
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    #[must_use]
+    pub fn public_base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

@@ -1,0 +1,149 @@
+//! `/v1/accounts` — the workspace's connected accounts.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{flag, limit};
+use crate::{
+    error::{ApiError, ApiResult, AppJson, AppQuery},
+    service::{accounts, Caller},
+    views, AppState,
+};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    app: Option<String>,
+    app_id: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+    include_credentials: Option<String>,
+}
+
+async fn members(state: &AppState, caller: &Caller) -> ApiResult<Vec<latchkey_store::Member>> {
+    Ok(state.store.list_members(caller.workspace_id()).await?)
+}
+
+/// `GET /v1/accounts`
+pub(crate) async fn list_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let params = accounts::ListParams {
+        app: query.app.or(query.app_id).filter(|s| !s.is_empty()),
+        search: query.q,
+        after: query.after.filter(|s| !s.is_empty()),
+        limit: limit(query.limit.as_deref())?,
+        with_credentials: flag("include_credentials", query.include_credentials.as_deref())?,
+    };
+    let page = accounts::list(&state, &caller, params).await?;
+    let members = members(&state, &caller).await?;
+    let data: Vec<Value> = page
+        .items
+        .iter()
+        .map(|d| views::account(d, &members))
+        .collect();
+    Ok(Json(
+        json!({ "data": data, "page_info": views::page_info(&page) }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct GetQuery {
+    include_credentials: Option<String>,
+}
+
+/// `GET /v1/accounts/{id}`
+pub(crate) async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    AppQuery(query): AppQuery<GetQuery>,
+) -> ApiResult<Json<Value>> {
+    let with_credentials = flag("include_credentials", query.include_credentials.as_deref())?;
+    let details = accounts::get(&state, &caller, &id, with_credentials).await?;
+    let members = members(&state, &caller).await?;
+    Ok(Json(json!({ "data": views::account(&details, &members) })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    app: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    cfmap: BTreeMap<String, Value>,
+    #[serde(default)]
+    skip_check: bool,
+}
+
+fn scalar_fields(cfmap: BTreeMap<String, Value>) -> ApiResult<BTreeMap<String, String>> {
+    cfmap
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            _ => Err(ApiError::invalid(format!("cfmap.{k}"), "must be a string")),
+        })
+        .collect()
+}
+
+/// `POST /v1/accounts` — connect a key-based account.
+pub(crate) async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<CreateBody>,
+) -> ApiResult<impl IntoResponse> {
+    let input = accounts::NewAccount {
+        app: body.app,
+        name: body.name,
+        cfmap: scalar_fields(body.cfmap)?,
+        skip_check: body.skip_check,
+    };
+    let (details, check) = accounts::create(&state, &caller, input).await?;
+    let members = members(&state, &caller).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "data": views::account(&details, &members), "check": views::check(&check) })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateBody {
+    name: String,
+}
+
+/// `PATCH /v1/accounts/{id}` — rename.
+pub(crate) async fn update_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<UpdateBody>,
+) -> ApiResult<Json<Value>> {
+    let details = accounts::rename(&state, &caller, &id, &body.name).await?;
+    let members = members(&state, &caller).await?;
+    Ok(Json(json!({ "data": views::account(&details, &members) })))
+}
+
+/// `DELETE /v1/accounts/{id}`
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    accounts::delete(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,139 @@
+//! `/v1/apps` (catalog, custom apps) and `/v1/app_requests`.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::limit;
+use crate::{
+    clock,
+    error::{ApiError, ApiResult, AppJson, AppQuery},
+    service::{apps, Caller},
+    views, AppState,
+};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    q: Option<String>,
+    category: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /v1/apps` — searchable by name (contains) and category; offset cursor.
+pub(crate) async fn list_apps(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require_scope("apps:read")?;
+    let limit = limit(query.limit.as_deref())? as usize;
+    let offset = match query.after.as_deref().filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(c) => c
+            .strip_prefix("o")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| ApiError::invalid("after", "is not a cursor from this API"))?,
+    };
+    let needle = query.q.unwrap_or_default().to_lowercase();
+    let apps: Vec<_> = state
+        .catalog
+        .list(&*state.store, caller.workspace_id())
+        .await?
+        .into_iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.definition.name.to_lowercase().contains(&needle)
+                || a.definition.name_slug.contains(&needle)
+        })
+        .filter(|a| {
+            query.category.as_ref().is_none_or(|c| {
+                a.definition
+                    .categories
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(c))
+            })
+        })
+        .collect();
+    let page: Vec<Value> = apps
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(views::app)
+        .collect();
+    let end = offset + page.len();
+    let end_cursor = (end < apps.len()).then(|| format!("o{end}"));
+    let start_cursor = (!page.is_empty()).then(|| format!("o{offset}"));
+    Ok(Json(json!({
+        "page_info": { "total_count": apps.len(), "count": page.len(), "start_cursor": start_cursor, "end_cursor": end_cursor },
+        "data": page,
+    })))
+}
+
+/// `GET /v1/apps/{id_or_slug}`
+pub(crate) async fn get_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_scope("apps:read")?;
+    let app = state
+        .catalog
+        .resolve(&*state.store, caller.workspace_id(), &key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    Ok(Json(json!({ "data": views::app(&app) })))
+}
+
+/// `POST /v1/apps` — add a custom app (admins).
+pub(crate) async fn create_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<Value>,
+) -> ApiResult<impl IntoResponse> {
+    let app = apps::create_custom_app(&state, &caller, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "data": views::app(&app) })),
+    ))
+}
+
+fn app_request(r: &latchkey_store::AppRequest) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "url": r.url,
+        "note": r.note,
+        "requested_by": r.requested_by,
+        "created_at": clock::iso(r.created_at),
+    })
+}
+
+/// `POST /v1/app_requests`
+pub(crate) async fn create_app_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<apps::NewAppRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let request = apps::request_app(&state, &caller, body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "data": app_request(&request) })),
+    ))
+}
+
+/// `GET /v1/app_requests` (admins)
+pub(crate) async fn list_app_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let requests = apps::list_app_requests(&state, &caller).await?;
+    Ok(Json(
+        json!({ "data": requests.iter().map(app_request).collect::<Vec<_>>() }),
+    ))
+}

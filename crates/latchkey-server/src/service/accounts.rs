@@ -1,0 +1,284 @@
+//! Accounts: connect a key-based account, list, read (with credentials), rename, delete.
+
+use std::collections::BTreeMap;
+
+use latchkey_domain::{
+    access::Operation,
+    account::{validate_cfmap, validate_name},
+    app::AuthType,
+    ids, ValidationError,
+};
+use latchkey_store::{Account, AccountQuery, Page, Sharing};
+
+use super::{Caller, ServiceError};
+use crate::{
+    catalog::CatalogApp,
+    clock,
+    outbound::{self, CheckResult},
+    vault::Credentials,
+    App,
+};
+
+/// Input of `POST /v1/accounts`.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// App slug or id.
+    pub app: String,
+    /// Nickname; defaults to the app's name.
+    pub name: Option<String>,
+    /// Custom field values (secrets).
+    pub cfmap: BTreeMap<String, String>,
+    /// Skip the app's credential check.
+    pub skip_check: bool,
+}
+
+/// An account with what the API shows next to it.
+#[derive(Debug)]
+pub struct AccountDetails {
+    /// The row.
+    pub account: Account,
+    /// Its app (absent if the app was removed from the catalog).
+    pub app: Option<CatalogApp>,
+    /// Decrypted credentials, only when asked for and allowed.
+    pub credentials: Option<Credentials>,
+}
+
+async fn resolve_app(ctx: &App, workspace_id: &str, key: &str) -> Result<CatalogApp, ServiceError> {
+    ctx.catalog
+        .resolve(&*ctx.store, workspace_id, key)
+        .await?
+        .ok_or_else(|| ValidationError::new("app", "is not an app of the catalog").into())
+}
+
+/// Connects a key-based (or basic-auth) account for the calling member, who becomes its owner.
+/// The app's credential check runs unless skipped; a failing check is reported and the account
+/// is still saved, marked unhealthy.
+///
+/// # Errors
+/// Bad input (400), API clients (403).
+pub async fn create(
+    ctx: &App,
+    caller: &Caller,
+    input: NewAccount,
+) -> Result<(AccountDetails, CheckResult), ServiceError> {
+    caller.require_scope("accounts:write")?;
+    let owner = caller.require_member()?.to_owned();
+    let workspace_id = caller.workspace_id().to_owned();
+    let app = resolve_app(ctx, &workspace_id, &input.app).await?;
+    let def = &app.definition;
+    match def.auth_type {
+        AuthType::Keys => {}
+        AuthType::Oauth => {
+            return Err(ValidationError::new(
+                "app",
+                "is an OAuth app: connect it with POST /v1/accounts/connect",
+            )
+            .into());
+        }
+        AuthType::None => return Err(ValidationError::new("app", "needs no credentials").into()),
+    }
+    let name = match &input.name {
+        Some(name) => validate_name(name)?,
+        None => def.name.clone(),
+    };
+    let fields = validate_cfmap(def, &input.cfmap)?;
+    let credentials = Credentials::from_map(fields);
+    let check = if input.skip_check {
+        CheckResult {
+            status: "skipped",
+            http_status: None,
+            message: "the check was skipped on request".into(),
+        }
+    } else {
+        outbound::check_credentials(&ctx.http, def, &credentials).await
+    };
+    let id = ids::generate(ids::ACCOUNT);
+    let (ciphertext, key_id) = ctx.vault.seal(&workspace_id, &id, &credentials).await;
+    let now = clock::now_ms();
+    let account = Account {
+        id,
+        workspace_id,
+        app_slug: def.name_slug.clone(),
+        name,
+        owner_id: Some(owner),
+        sharing: Sharing::Private,
+        credentials_ciphertext: ciphertext,
+        key_id,
+        healthy: !check.is_failure(),
+        dead: false,
+        error: check.is_failure().then(|| check.message.clone()),
+        authorized_scopes: vec![],
+        expires_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    ctx.store.insert_account(&account).await?;
+    tracing::info!(account.id = %account.id, app = %account.app_slug, check = check.status, "account connected");
+    Ok((
+        AccountDetails {
+            account,
+            app: Some(app),
+            credentials: None,
+        },
+        check,
+    ))
+}
+
+async fn load(ctx: &App, caller: &Caller, account_id: &str) -> Result<Account, ServiceError> {
+    if !ids::is_valid(ids::ACCOUNT, account_id) {
+        return Err(ServiceError::NotFound("account"));
+    }
+    ctx.store
+        .get_account(caller.workspace_id(), account_id)
+        .await?
+        .ok_or(ServiceError::NotFound("account"))
+}
+
+async fn details(
+    ctx: &App,
+    caller: &Caller,
+    account: Account,
+    with_credentials: bool,
+) -> Result<AccountDetails, ServiceError> {
+    let app = ctx
+        .catalog
+        .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
+        .await?;
+    let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
+        Some(ctx.vault.open_account(&account).await?)
+    } else {
+        None
+    };
+    Ok(AccountDetails {
+        account,
+        app,
+        credentials,
+    })
+}
+
+/// One account; with credentials only for callers allowed to read them (403 otherwise).
+///
+/// # Errors
+/// 404 when unknown or invisible, 403 when credentials are not allowed.
+pub async fn get(
+    ctx: &App,
+    caller: &Caller,
+    account_id: &str,
+    with_credentials: bool,
+) -> Result<AccountDetails, ServiceError> {
+    caller.require_scope("accounts:read")?;
+    let account = load(ctx, caller, account_id).await?;
+    caller.authorize(
+        &account,
+        if with_credentials {
+            Operation::ReadCredentials
+        } else {
+            Operation::View
+        },
+    )?;
+    if with_credentials {
+        tracing::info!(account.id = %account.id, "credentials read");
+    }
+    details(ctx, caller, account, with_credentials).await
+}
+
+/// Listing parameters.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    /// App slug or id.
+    pub app: Option<String>,
+    /// Search text.
+    pub search: Option<String>,
+    /// Cursor.
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Include credentials of the accounts the caller may read (others get none).
+    pub with_credentials: bool,
+}
+
+/// The accounts the caller may view, newest first.
+///
+/// # Errors
+/// Unknown app filter (400), database failure.
+pub async fn list(
+    ctx: &App,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<Page<AccountDetails>, ServiceError> {
+    caller.require_scope("accounts:read")?;
+    let app_slug = match &params.app {
+        Some(key) => Some(
+            resolve_app(ctx, caller.workspace_id(), key)
+                .await?
+                .definition
+                .name_slug
+                .clone(),
+        ),
+        None => None,
+    };
+    let visible_to = if caller.is_admin() {
+        None
+    } else {
+        // API clients see only what is shared with the whole workspace: their id never owns.
+        Some(caller.user_id().unwrap_or("").to_owned())
+    };
+    let page = ctx
+        .store
+        .list_accounts(&AccountQuery {
+            workspace_id: caller.workspace_id().to_owned(),
+            visible_to,
+            app_slug,
+            search: params.search,
+            after: params.after,
+            limit: params.limit,
+        })
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for account in page.items {
+        items.push(details(ctx, caller, account, params.with_credentials).await?);
+    }
+    Ok(Page {
+        items,
+        total_count: page.total_count,
+        start_cursor: page.start_cursor,
+        end_cursor: page.end_cursor,
+    })
+}
+
+/// Renames an account (owner or admin).
+///
+/// # Errors
+/// 400 bad name, 404, 403.
+pub async fn rename(
+    ctx: &App,
+    caller: &Caller,
+    account_id: &str,
+    name: &str,
+) -> Result<AccountDetails, ServiceError> {
+    caller.require_scope("accounts:write")?;
+    let name = validate_name(name)?;
+    let account = load(ctx, caller, account_id).await?;
+    caller.authorize(&account, Operation::Rename)?;
+    ctx.store
+        .rename_account(caller.workspace_id(), account_id, &name, clock::now_ms())
+        .await?;
+    let account = load(ctx, caller, account_id).await?;
+    details(ctx, caller, account, false).await
+}
+
+/// Deletes an account and its credentials (owner or admin).
+///
+/// # Errors
+/// 404, 403.
+pub async fn delete(ctx: &App, caller: &Caller, account_id: &str) -> Result<(), ServiceError> {
+    caller.require_scope("accounts:write")?;
+    let account = load(ctx, caller, account_id).await?;
+    caller.authorize(&account, Operation::Delete)?;
+    ctx.store
+        .delete_account(caller.workspace_id(), account_id)
+        .await?;
+    tracing::info!(account.id = %account_id, "account deleted");
+    Ok(())
+}
