@@ -136,11 +136,17 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
-/// Gives bodiless error responses from the framework (405, 408, …) the API's JSON shape.
+/// Gives error responses the framework produces itself (405, 408, plain-text rejections) the
+/// API's JSON shape.
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if status.as_u16() < 400 || response.headers().contains_key(header::CONTENT_TYPE) {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
         return response;
     }
     let (code, message) = match status {
@@ -153,7 +159,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
     };
     let mut out = ApiError::with_status(status, code, message).into_response();
     for (name, value) in response.headers() {
-        if name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
             out.headers_mut().entry(name).or_insert(value.clone());
         }
     }

@@ -1,0 +1,10 @@
+//! HTTP integration tests: the real app on a real port, on SQLite and (when
+//! `LATCHKEY_TEST_POSTGRES_URL` is set) on PostgreSQL.
+
+mod accounts;
+mod apps;
+mod at_rest;
+mod auth;
+mod errors;
+mod helpers;
+mod ops;
