@@ -96,6 +96,7 @@ fn main() -> std::process::ExitCode {
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<output::AlreadyReported>() => std::process::ExitCode::FAILURE,
         Err(e) => {
             if global_json_requested() {
                 println!("{}", serde_json::json!({ "error": format!("{e:#}") }));

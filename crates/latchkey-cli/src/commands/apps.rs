@@ -43,10 +43,9 @@ pub(crate) async fn run(global: &Global, cmd: AppsCommand) -> anyhow::Result<()>
             }
         },
     );
-    anyhow::ensure!(
-        errors.is_empty(),
-        "{} invalid app definition(s)",
-        errors.len()
-    );
-    Ok(())
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(output::AlreadyReported.into())
+    }
 }
