@@ -90,6 +90,11 @@ Latchkey read benchmark: GET /v1/accounts/{id}?include_credentials=1 vs nginx st
   note        wrk, the server under test (and PostgreSQL) share these ${CORES} cores: absolute
               numbers are low; the ratios against nginx on the same machine are what counts.
 EOF
+# Other work on the machine (a parallel cargo build, say) skews both sides, unevenly.
+LOAD1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0.5 * int(sys.argv[2]) else 1)' "$LOAD1" "$CORES"; then
+    echo "  warning     load average ${LOAD1} before the run: other processes are using the CPU"
+fi
 if ((CORES <= 2)); then
     echo "  warning     only ${CORES} cores: wrk's ${THREADS} threads take a large share of the CPU"
 fi

@@ -112,8 +112,14 @@ start_nginx() { # sets NGINX_PID, NGINX_PORT; serves $WORK/www
 # --- Latchkey --------------------------------------------------------------------------
 
 # Run the latchkey binary with the scenario's settings (LK_* globals set by the caller).
+# `lk --exec ...` replaces the current (sub)shell with the server: see start_latchkey.
 lk() {
-    env LATCHKEY_DATA_DIR="$LK_DATA_DIR" \
+    local exec=()
+    if [[ ${1:-} == --exec ]]; then
+        exec=(exec)
+        shift
+    fi
+    "${exec[@]}" env LATCHKEY_DATA_DIR="$LK_DATA_DIR" \
         LATCHKEY_MASTER_KEY="$LK_MASTER_KEY" \
         ${LK_DATABASE_URL:+"LATCHKEY_DATABASE_URL=$LK_DATABASE_URL"} \
         LATCHKEY_LOG=warn \
@@ -122,7 +128,10 @@ lk() {
 
 start_latchkey() { # sets LK_PID, LK_PORT; log in $LK_DATA_DIR/server.log
     LK_PORT=$(free_port)
-    lk serve --listen "127.0.0.1:$LK_PORT" >"$LK_DATA_DIR/server.log" 2>&1 &
+    # --exec matters: `lk ... &` forks a subshell to run the function, so $! is that subshell;
+    # without exec, TERM would kill the subshell and orphan the server. With exec the subshell
+    # becomes env, which execs latchkey, so $! is the server itself.
+    lk --exec serve --listen "127.0.0.1:$LK_PORT" >"$LK_DATA_DIR/server.log" 2>&1 &
     LK_PID=$!
     wait_http "http://127.0.0.1:$LK_PORT/readyz" "$LK_PID" "$LK_DATA_DIR/server.log"
 }

@@ -21,7 +21,8 @@ fn latchkey(data_dir: &Path, env: &[(&str, &str)]) -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("LATCHKEY_DATA_DIR", data_dir).env("LATCHKEY_LOG", "warn");
+    cmd.env("LATCHKEY_DATA_DIR", data_dir)
+        .env("LATCHKEY_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -29,13 +30,25 @@ fn latchkey(data_dir: &Path, env: &[(&str, &str)]) -> Command {
 }
 
 fn run(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    latchkey(data_dir, env).args(args).output().expect("run latchkey")
+    latchkey(data_dir, env)
+        .args(args)
+        .output()
+        .expect("run latchkey")
 }
 
 fn run_json(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Value {
     let out = run(data_dir, env, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 fn keys_of(v: &Value) -> Vec<&str> {
@@ -45,7 +58,11 @@ fn keys_of(v: &Value) -> Vec<&str> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -62,11 +79,16 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        // Wrapped at once so that Drop reaps the process on every path, panics included.
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-                return Self { child, base };
+            let ready = reqwest::get(format!("{}/readyz", server.base)).await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return server;
             }
             assert!(Instant::now() < deadline, "server did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -75,7 +97,9 @@ impl Server {
 
     /// SIGTERM, then wait: the server must shut down cleanly by itself.
     fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -88,8 +112,16 @@ impl Server {
         panic!("server ignored SIGTERM");
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = reqwest::Client::new().request(method, format!("{}{path}", self.base)).bearer_auth(key);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -118,7 +150,20 @@ fn provisioning_commands_print_the_json_contract() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pw = password_file(dir.path());
-    let init = run_json(&data, &[], &["init", "--email", "ada@example.com", "--password-file", &pw, "--workspace", "Acme", "--json"]);
+    let init = run_json(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--workspace",
+            "Acme",
+            "--json",
+        ],
+    );
     assert_eq!(keys_of(&init), ["api_key", "user_id", "workspace_id"]);
     assert!(init["workspace_id"].as_str().unwrap().starts_with("o_"));
     assert!(init["user_id"].as_str().unwrap().starts_with("u_"));
@@ -126,26 +171,90 @@ fn provisioning_commands_print_the_json_contract() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the generated key is private");
     }
 
-    let second = run_json(&data, &[], &["workspaces", "create", "--name", "Globex", "--owner-email", "hank@globex.test", "--password-file", &pw, "--json"]);
+    let second = run_json(
+        &data,
+        &[],
+        &[
+            "workspaces",
+            "create",
+            "--name",
+            "Globex",
+            "--owner-email",
+            "hank@globex.test",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
     assert_eq!(keys_of(&second), ["api_key", "user_id", "workspace_id"]);
     assert_ne!(second["workspace_id"], init["workspace_id"]);
 
     // By name and by id.
-    let member = run_json(&data, &[], &["members", "add", "--workspace", "Acme", "--email", "bob@example.com", "--role", "member", "--json"]);
+    let member = run_json(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            "Acme",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "member",
+            "--json",
+        ],
+    );
     assert_eq!(keys_of(&member), ["api_key", "user_id"]);
     let ws = init["workspace_id"].as_str().unwrap();
-    let admin = run_json(&data, &[], &["members", "add", "--workspace", ws, "--email", "eve@example.com", "--role", "admin", "--json"]);
+    let admin = run_json(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            ws,
+            "--email",
+            "eve@example.com",
+            "--role",
+            "admin",
+            "--json",
+        ],
+    );
     assert_ne!(admin["api_key"], member["api_key"]);
 
-    let client = run_json(&data, &[], &["api-clients", "create", "--workspace", ws, "--scopes", "accounts:read,apps:read", "--json"]);
+    let client = run_json(
+        &data,
+        &[],
+        &[
+            "api-clients",
+            "create",
+            "--workspace",
+            ws,
+            "--scopes",
+            "accounts:read,apps:read",
+            "--json",
+        ],
+    );
     assert!(client["client_id"].as_str().unwrap().starts_with("lkc_"));
-    assert!(client["client_secret"].as_str().unwrap().starts_with("lk_cs_"));
+    assert!(client["client_secret"]
+        .as_str()
+        .unwrap()
+        .starts_with("lk_cs_"));
 
-    let accounts = run_json(&data, &[], &["accounts", "list", "--workspace", "Acme", "--json"]);
+    let accounts = run_json(
+        &data,
+        &[],
+        &["accounts", "list", "--workspace", "Acme", "--json"],
+    );
     assert_eq!(accounts["data"], json!([]));
     let apps = run_json(&data, &[], &["apps", "validate", "--json"]);
     assert_eq!(apps["valid"], true);
@@ -154,19 +263,58 @@ fn provisioning_commands_print_the_json_contract() {
     assert_eq!(migrate["backend"], "sqlite");
 
     // Failures exit non-zero with a message.
-    let out = run(&data, &[], &["members", "add", "--workspace", "Nope", "--email", "x@y.test", "--role", "member"]);
+    let out = run(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            "Nope",
+            "--email",
+            "x@y.test",
+            "--role",
+            "member",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("workspace not found"));
-    let out = run(&data, &[], &["init", "--email", "ada@example.com", "--password-file", &pw, "--workspace", "Acme"]);
-    assert!(!out.status.success(), "a second workspace with the same name is a conflict");
+    let out = run(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--workspace",
+            "Acme",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "a second workspace with the same name is a conflict"
+    );
     let bad_apps = dir.path().join("bad-apps");
     std::fs::create_dir(&bad_apps).unwrap();
-    std::fs::write(bad_apps.join("broken.toml"), "name_slug = \"broken\"\nname = \"Broken\"\nauth_type = \"keys\"\n").unwrap();
-    let out = run(&data, &[], &["apps", "validate", bad_apps.to_str().unwrap(), "--json"]);
+    std::fs::write(
+        bad_apps.join("broken.toml"),
+        "name_slug = \"broken\"\nname = \"Broken\"\nauth_type = \"keys\"\n",
+    )
+    .unwrap();
+    let out = run(
+        &data,
+        &[],
+        &["apps", "validate", bad_apps.to_str().unwrap(), "--json"],
+    );
     assert!(!out.status.success());
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["valid"], false);
-    assert!(report["errors"][0].as_str().unwrap().contains("broken.toml"));
+    assert!(report["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("broken.toml"));
 }
 
 #[tokio::test]
@@ -174,7 +322,18 @@ async fn restarts_keep_data_and_a_different_master_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pw = password_file(dir.path());
-    let init = run_json(&data, &[], &["init", "--email", "ada@example.com", "--password-file", &pw, "--json"]);
+    let init = run_json(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
     let key = init["api_key"].as_str().unwrap().to_owned();
 
     let server = Server::start(&data, &[]).await;
@@ -186,33 +345,66 @@ async fn restarts_keep_data_and_a_different_master_key_is_refused() {
     server.stop();
 
     let server = Server::start(&data, &[]).await;
-    let (status, body) = server.call(reqwest::Method::GET, &format!("/v1/accounts/{id}?include_credentials=1"), &key, None).await;
-    assert_eq!((status, body["data"]["credentials"]["api_key"].as_str()), (200, Some("sk-restart-1")));
+    let (status, body) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}?include_credentials=1"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["credentials"]["api_key"].as_str()),
+        (200, Some("sk-restart-1"))
+    );
     server.stop();
 
     // Rotate keys offline, then the server still reads everything.
     let rotated = run_json(&data, &[], &["keys", "rotate", "--json"]);
-    assert_eq!((rotated["key_id"].as_i64(), rotated["reencrypted"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(
+        (rotated["key_id"].as_i64(), rotated["reencrypted"].as_i64()),
+        (Some(2), Some(1))
+    );
 
     let other_key = run_json(&data, &[], &["keys", "generate", "--json"]);
     let other_key = other_key["master_key"].as_str().unwrap();
-    let out = latchkey(&data, &[("LATCHKEY_MASTER_KEY", other_key)]).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let out = latchkey(&data, &[("LATCHKEY_MASTER_KEY", other_key)])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "a wrong master key must not start");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("master key does not match"), "{stderr}");
-    let out = latchkey(&data, &[("LATCHKEY_MASTER_KEY", "too-short")]).args(["serve"]).output().unwrap();
+    let out = latchkey(&data, &[("LATCHKEY_MASTER_KEY", "too-short")])
+        .args(["serve"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LATCHKEY_MASTER_KEY is invalid"));
 
     // Without any key, an initialised database is never given a fresh one.
     std::fs::rename(data.join("master.key"), dir.path().join("moved.key")).unwrap();
-    let out = latchkey(&data, &[]).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let out = latchkey(&data, &[])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no master key"));
     assert!(!data.join("master.key").exists());
     let moved = dir.path().join("moved.key");
-    let server = Server::start(&data, &[("LATCHKEY_MASTER_KEY_FILE", moved.to_str().unwrap())]).await;
-    let (status, _) = server.call(reqwest::Method::GET, &format!("/v1/accounts/{id}?include_credentials=1"), &key, None).await;
+    let server = Server::start(
+        &data,
+        &[("LATCHKEY_MASTER_KEY_FILE", moved.to_str().unwrap())],
+    )
+    .await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}?include_credentials=1"),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     server.stop();
 }
@@ -225,36 +417,104 @@ async fn two_servers_on_one_postgres_serve_the_same_accounts() {
     };
     let dir = tempfile::tempdir().unwrap();
     let pw = password_file(dir.path());
-    let master = run_json(dir.path(), &[], &["keys", "generate", "--json"])["master_key"].as_str().unwrap().to_owned();
-    let env = [("LATCHKEY_DATABASE_URL", db.url.expose()), ("LATCHKEY_MASTER_KEY", master.as_str())];
+    let master = run_json(dir.path(), &[], &["keys", "generate", "--json"])["master_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let env = [
+        ("LATCHKEY_DATABASE_URL", db.url.expose()),
+        ("LATCHKEY_MASTER_KEY", master.as_str()),
+    ];
     let a_dir = dir.path().join("a");
     let b_dir = dir.path().join("b");
-    let init = run_json(&a_dir, &env, &["init", "--email", "ada@example.com", "--password-file", &pw, "--json"]);
+    let init = run_json(
+        &a_dir,
+        &env,
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
     let key = init["api_key"].as_str().unwrap().to_owned();
-    let (a, b) = (Server::start(&a_dir, &env).await, Server::start(&b_dir, &env).await);
+    let (a, b) = (
+        Server::start(&a_dir, &env).await,
+        Server::start(&b_dir, &env).await,
+    );
 
     let (status, created) = a
         .call(reqwest::Method::POST, "/v1/accounts", &key, Some(json!({"app": "stripe", "name": "Billing", "cfmap": {"api_key": "sk_test_shared"}, "skip_check": true})))
         .await;
     assert_eq!(status, 201, "{created}");
     let id = created["data"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = b.call(reqwest::Method::GET, &format!("/v1/accounts/{id}?include_credentials=true"), &key, None).await;
-    assert_eq!((status, body["data"]["credentials"]["api_key"].as_str()), (200, Some("sk_test_shared")));
-    let (status, _) = b.call(reqwest::Method::PATCH, &format!("/v1/accounts/{id}"), &key, Some(json!({"name": "Billing EU"}))).await;
+    let (status, body) = b
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}?include_credentials=true"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["credentials"]["api_key"].as_str()),
+        (200, Some("sk_test_shared"))
+    );
+    let (status, _) = b
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/accounts/{id}"),
+            &key,
+            Some(json!({"name": "Billing EU"})),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (_, body) = a.call(reqwest::Method::GET, &format!("/v1/accounts/{id}"), &key, None).await;
+    let (_, body) = a
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}"),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(body["data"]["name"], "Billing EU");
 
     // Rotate while both run: each picks up the new data key when it meets it.
     let rotated = run_json(&a_dir, &env, &["keys", "rotate", "--json"]);
     assert_eq!(rotated["reencrypted"], 1);
     for server in [&a, &b] {
-        let (status, body) = server.call(reqwest::Method::GET, &format!("/v1/accounts/{id}?include_credentials=1"), &key, None).await;
-        assert_eq!((status, body["data"]["credentials"]["api_key"].as_str()), (200, Some("sk_test_shared")));
+        let (status, body) = server
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/accounts/{id}?include_credentials=1"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["data"]["credentials"]["api_key"].as_str()),
+            (200, Some("sk_test_shared"))
+        );
     }
-    let (status, _) = b.call(reqwest::Method::DELETE, &format!("/v1/accounts/{id}"), &key, None).await;
+    let (status, _) = b
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/accounts/{id}"),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = a.call(reqwest::Method::GET, &format!("/v1/accounts/{id}"), &key, None).await;
+    let (status, _) = a
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}"),
+            &key,
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     a.stop();
     b.stop();

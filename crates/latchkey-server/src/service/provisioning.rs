@@ -150,7 +150,7 @@ pub async fn add_member(
 /// On an unknown scope.
 pub fn parse_scopes(raw: &str) -> Result<Vec<String>, ValidationError> {
     let scopes: Vec<String> = raw
-        .split(|c: char| c == ' ' || c == ',')
+        .split([' ', ','])
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();

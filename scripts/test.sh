@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test (unit, property, storage
+# conformance, HTTP integration, CLI end to end).
+#
+# The PostgreSQL half of the suite runs when LATCHKEY_TEST_POSTGRES_URL points at a server
+# where the user may create databases, e.g.
+#   LATCHKEY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/test.sh
+# Each test creates (and drops) its own database there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ]; then
+  echo "==> PostgreSQL tests enabled (${LATCHKEY_TEST_POSTGRES_URL%%@*}@…)"
+else
+  echo "==> LATCHKEY_TEST_POSTGRES_URL not set: running the SQLite half only"
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo test"
+cargo test --workspace --locked
+
+echo "==> all tests passed"
