@@ -23,7 +23,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$ROOT/scripts/bench
-# shellcheck source=bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
 DURATION=${DURATION:-10s}
@@ -83,7 +83,7 @@ Latchkey read benchmark: GET /v1/accounts/{id}?include_credentials=1 vs nginx st
   date        $(date -u +%Y-%m-%dT%H:%M:%SZ)
   commit      $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')
   cpu         ${CORES} cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown))
-  load        wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} (warm-up ${WARMUP}), loopback, keep-alive
+  wrk         -t${THREADS} -c${CONNECTIONS} -d${DURATION} (warm-up ${WARMUP}), loopback, keep-alive
   tools       $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(nginx -v 2>&1 | sed 's/^nginx version: //')
   nginx       worker_processes auto (= ${CORES}, like tokio's one worker per core), access_log off,
               sendfile, open_file_cache; same path, same Authorization header, same body bytes

@@ -36,6 +36,10 @@ def read_rows(path):
             rest = fields[len(COLUMNS):]
             row["latchkey"] = dict(zip(WRK, map(num, rest[: len(WRK)])))
             row["nginx"] = dict(zip(WRK, map(num, rest[len(WRK): 2 * len(WRK)])))
+            for side in ("latchkey", "nginx"):
+                for k in ("requests", "non_2xx", "socket_errors"):
+                    if row[side][k] is not None:
+                        row[side][k] = int(row[side][k])
             row["server_log_warnings"] = int(rest[-1])
             row["body_bytes"] = int(row["body_bytes"])
             rows.append(row)
@@ -92,10 +96,10 @@ def print_table(rows):
     line = lambda cells: " | ".join(  # noqa: E731
         str(c).ljust(w) if i < 2 or i == len(cells) - 1 else str(c).rjust(w)
         for i, (c, w) in enumerate(zip(cells, widths)))
-    print(line(head))
+    print(line(head).rstrip())
     print("-+-".join("-" * w for w in widths))
     for b in body:
-        print(line(b))
+        print(line(b).rstrip())
 
 
 def main():

@@ -249,6 +249,21 @@ fn provisioning_commands_print_the_json_contract() {
         .as_str()
         .unwrap()
         .starts_with("lk_cs_"));
+    let client_id = client["client_id"].as_str().unwrap();
+    let revoke = [
+        "api-clients",
+        "revoke",
+        "--workspace",
+        ws,
+        "--client-id",
+        client_id,
+        "--json",
+    ];
+    assert_eq!(run_json(&data, &[], &revoke)["revoked"], client_id);
+    assert!(
+        !run(&data, &[], &revoke).status.success(),
+        "revoking twice is an error"
+    );
 
     let accounts = run_json(
         &data,
@@ -507,15 +522,22 @@ async fn two_servers_on_one_postgres_serve_the_same_accounts() {
         )
         .await;
     assert_eq!(status, 204);
-    let (status, _) = a
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/accounts/{id}"),
-            &key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 404);
+    let path = format!("/v1/accounts/{id}");
+    let (status, _) = b.call(reqwest::Method::GET, &path, &key, None).await;
+    assert_eq!(status, 404, "the deleting instance forgets at once");
+    // The other instance may answer from its read cache for at most the cache TTL (2 s).
+    let deadline = Instant::now() + Duration::from_millis(3000);
+    loop {
+        let (status, _) = a.call(reqwest::Method::GET, &path, &key, None).await;
+        if status == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a deleted account must disappear within the cache TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     a.stop();
     b.stop();
     db.cleanup().await;

@@ -7,7 +7,9 @@ use axum::extract::FromRef;
 use latchkey_crypto::MasterKey;
 use latchkey_store::{SqlStore, Store};
 
-use crate::{catalog::Catalog, config::Config, metrics::Metrics, outbound, vault::Vault};
+use crate::{
+    cache::Caches, catalog::Catalog, config::Config, metrics::Metrics, outbound, vault::Vault,
+};
 
 /// The application: configuration, storage, vault, catalog and the outbound HTTP client.
 pub struct App {
@@ -21,6 +23,8 @@ pub struct App {
     pub catalog: Catalog,
     /// The one outbound client.
     pub http: reqwest::Client,
+    /// Read caches of the hot path.
+    pub caches: Caches,
     pub(crate) metrics: Metrics,
 }
 
@@ -142,12 +146,14 @@ impl App {
         let vault = Vault::open(store.clone(), master).await?;
         let catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
         let http = outbound::client(Duration::from_secs(config.outbound_timeout_seconds));
+        let caches = Caches::new(Duration::from_millis(config.cache_ttl_ms));
         Ok(Self {
             config,
             store,
             vault,
             catalog,
             http,
+            caches,
             metrics: Metrics::new(),
         })
     }

@@ -25,7 +25,10 @@ impl FromRequestParts<AppState> for Caller {
         if token.is_empty() || token.len() > 512 {
             return Err(ApiError::unauthorized());
         }
-        let principal = crate::service::provisioning::authenticate(&*state.store, token).await?;
-        principal.map(Caller).ok_or_else(ApiError::unauthorized)
+        let principal =
+            crate::service::provisioning::authenticate(&*state.store, &state.caches, token).await?;
+        principal
+            .map(|p| Caller((*p).clone()))
+            .ok_or_else(ApiError::unauthorized)
     }
 }

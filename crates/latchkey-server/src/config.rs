@@ -14,6 +14,7 @@
 //! | `access_token_ttl_seconds` | `LATCHKEY_ACCESS_TOKEN_TTL_SECONDS` | `3600` |
 //! | `db_max_connections` | `LATCHKEY_DB_MAX_CONNECTIONS` | `16` |
 //! | `outbound_timeout_seconds` | `LATCHKEY_OUTBOUND_TIMEOUT_SECONDS` | `30` |
+//! | `cache_ttl_ms` | `LATCHKEY_CACHE_TTL_MS` | `2000` (0 disables the read caches) |
 //!
 //! The file is `--config`, or `LATCHKEY_CONFIG`, or `<data dir>/latchkey.toml` if it exists.
 
@@ -39,8 +40,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The whole configuration.
-#[derive(Debug, Deserialize)]
+/// The whole configuration. `Debug` hides the master key and any database password.
+#[derive(Deserialize)]
 pub struct Config {
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
@@ -65,6 +66,29 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Total timeout of outbound requests (credential checks).
     pub outbound_timeout_seconds: u64,
+    /// Lifetime of read-cache entries (see `cache.rs`); 0 disables the caches.
+    pub cache_ttl_ms: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = self
+            .database()
+            .map(|url| url.redacted())
+            .unwrap_or_else(|_| "(invalid)".into());
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &database)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("master_key_file", &self.master_key_file)
+            .field("log_format", &self.log_format)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Values set on the command line, layered over everything else.
@@ -86,6 +110,7 @@ struct Defaults {
     access_token_ttl_seconds: u64,
     db_max_connections: u32,
     outbound_timeout_seconds: u64,
+    cache_ttl_ms: u64,
 }
 
 /// Environment keys that are configuration; anything else under `LATCHKEY_` is reported.
@@ -101,6 +126,7 @@ const KNOWN_ENV: &[&str] = &[
     "ACCESS_TOKEN_TTL_SECONDS",
     "DB_MAX_CONNECTIONS",
     "OUTBOUND_TIMEOUT_SECONDS",
+    "CACHE_TTL_MS",
     "CONFIG",
     "LOG",
 ];
@@ -118,6 +144,7 @@ impl Config {
             access_token_ttl_seconds: 3600,
             db_max_connections: 16,
             outbound_timeout_seconds: 30,
+            cache_ttl_ms: 2000,
         };
         // The data dir decides where the default config file is, so resolve it first.
         let env = Env::prefixed("LATCHKEY_").ignore(&["CONFIG", "LOG"]);
@@ -206,5 +233,34 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = Config {
+            listen: "127.0.0.1:1".parse().unwrap(),
+            data_dir: PathBuf::from("/tmp/x"),
+            database_url: Some("postgres://app:hunter2@db.internal/latchkey".into()),
+            master_key: Some(SecretString::from("c2VjcmV0LW1hc3Rlci1rZXk=".to_owned())),
+            master_key_file: None,
+            log_format: LogFormat::Json,
+            public_url: None,
+            max_body_bytes: 1024,
+            access_token_ttl_seconds: 60,
+            db_max_connections: 1,
+            outbound_timeout_seconds: 1,
+            cache_ttl_ms: 0,
+        };
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("c2VjcmV0"),
+            "{debug}"
+        );
+        assert!(debug.contains("db.internal"));
     }
 }

@@ -10,4 +10,9 @@ pub use backend::{Backend, DatabaseUrl};
 pub use error::StoreError;
 pub use models::*;
 pub use sql::SqlStore;
-pub use store::Store;
+pub use store::{AccountStore, AppStore, AuthStore, MetaStore, Store, WorkspaceStore};
+
+/// The storage traits, for code that calls methods on a `dyn Store`.
+pub mod prelude {
+    pub use crate::store::{AccountStore, AppStore, AuthStore, MetaStore, Store, WorkspaceStore};
+}

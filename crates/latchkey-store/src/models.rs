@@ -74,6 +74,8 @@ pub enum Principal {
         client_id: String,
         /// Granted scopes.
         scopes: Vec<String>,
+        /// When the access token expires (Unix ms); caches must not outlive it.
+        expires_at: i64,
     },
 }
 

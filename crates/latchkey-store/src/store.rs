@@ -1,4 +1,5 @@
-//! The storage interface.
+//! The storage interface: one [`Store`], composed of a trait per area so each implementation
+//! file stays small. Code that holds a `dyn Store` imports `latchkey_store::prelude::*`.
 
 use async_trait::async_trait;
 
@@ -12,13 +13,15 @@ use crate::{
 
 /// Everything Latchkey persists. Every method that takes an id of a workspace-owned row also
 /// takes the workspace id and matches both, so an id from another workspace is simply not found.
+pub trait Store: MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore {}
+
+impl<T> Store for T where T: MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore {}
+
+/// Meta values (the key check), data keys, and liveness.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait MetaStore: Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
-
-    // --- meta and keys ---
-
     /// A value from the meta table.
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores a meta value unless one exists; returns whether it was stored.
@@ -27,9 +30,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_data_keys(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
     /// Adds a data key; [`StoreError::Conflict`] if the id is taken (another instance rotated).
     async fn insert_data_key(&self, id: i64, wrapped: &[u8], now: i64) -> Result<(), StoreError>;
+}
 
-    // --- workspaces and members ---
-
+/// Workspaces, users and members.
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync + 'static {
     /// Creates a workspace and its first member (usually the owner) atomically. Returns the
     /// member's user id (an existing user's id when the email is known).
     async fn create_workspace(
@@ -65,9 +70,11 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         key: &NewApiKey,
     ) -> Result<(), StoreError>;
+}
 
-    // --- authentication ---
-
+/// API keys, API clients and access tokens.
+#[async_trait]
+pub trait AuthStore: Send + Sync + 'static {
     /// The principal behind a member API key (by hash), if it is valid and not revoked.
     async fn find_api_key(&self, token_hash: &str) -> Result<Option<Principal>, StoreError>;
     /// Registers an API client.
@@ -94,9 +101,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Principal>, StoreError>;
     /// Deletes tokens that expired before `now`; returns how many.
     async fn purge_expired_tokens(&self, now: i64) -> Result<u64, StoreError>;
+}
 
-    // --- apps ---
-
+/// Custom apps and app requests.
+#[async_trait]
+pub trait AppStore: Send + Sync + 'static {
     /// Adds a custom app; [`StoreError::Conflict`] if the slug is taken in the workspace.
     async fn insert_custom_app(&self, app: &CustomApp) -> Result<(), StoreError>;
     /// Custom apps of one workspace.
@@ -105,9 +114,11 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_app_request(&self, request: &AppRequest) -> Result<(), StoreError>;
     /// App requests of a workspace, newest first.
     async fn list_app_requests(&self, workspace_id: &str) -> Result<Vec<AppRequest>, StoreError>;
+}
 
-    // --- accounts ---
-
+/// Connected accounts.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     /// Stores a new account.
     async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
     /// An account of a workspace.

@@ -4,9 +4,10 @@
 use std::future::Future;
 
 use latchkey_domain::{ids, role::Role};
+use latchkey_store::prelude::*;
 use latchkey_store::{
     AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, NewApiKey, NewMember,
-    Principal, Sharing, SqlStore, Store, StoreError, Workspace,
+    Principal, Sharing, SqlStore, StoreError, Workspace,
 };
 use latchkey_test_db::TestDb;
 

@@ -1,7 +1,7 @@
 //! `latchkey accounts list` — account metadata (never credentials).
 
 use clap::Subcommand;
-use latchkey_store::{AccountQuery, Store};
+use latchkey_store::{prelude::*, AccountQuery};
 use serde_json::json;
 
 use crate::{output, Global};

@@ -75,6 +75,16 @@ pub(crate) enum ApiClientsCommand {
         #[arg(long, num_args = 1.., value_delimiter = ',')]
         scopes: Vec<String>,
     },
+    /// Revoke an API client and every token issued to it (running servers stop accepting them
+    /// within the cache TTL, 2 s by default).
+    Revoke {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// The client id (`lkc_…`).
+        #[arg(long)]
+        client_id: String,
+    },
 }
 
 fn read_password(path: &Path) -> anyhow::Result<SecretString> {
@@ -128,7 +138,7 @@ pub(crate) async fn workspaces(global: &Global, cmd: WorkspacesCommand) -> anyho
         } => create_workspace(global, &name, &owner_email, &password_file).await,
         WorkspacesCommand::List => {
             let (_, store) = super::store(global).await?;
-            let list = latchkey_store::Store::list_workspaces(&store).await?;
+            let list = latchkey_store::WorkspaceStore::list_workspaces(&store).await?;
             let data: Vec<_> = list
                 .iter()
                 .map(|w| json!({ "id": w.id, "name": w.name }))
@@ -169,21 +179,40 @@ pub(crate) async fn members(global: &Global, cmd: MembersCommand) -> anyhow::Res
 }
 
 pub(crate) async fn api_clients(global: &Global, cmd: ApiClientsCommand) -> anyhow::Result<()> {
-    let ApiClientsCommand::Create {
-        workspace,
-        name,
-        scopes,
-    } = cmd;
     let (_, store) = super::store(global).await?;
-    let (client, secret) =
-        provisioning::create_api_client(&store, &workspace, &name, &scopes.join(" ")).await?;
-    let secret = secret.expose_secret();
-    output::print(
-        global.json,
-        &json!({ "client_id": client.id, "client_secret": secret, "scopes": client.scopes }),
-        || {
-            format!("API client created.\nclient_id:     {}\nclient_secret: {secret} (shown once)\nscopes:        {}", client.id, client.scopes.join(" "))
-        },
-    );
+    match cmd {
+        ApiClientsCommand::Create {
+            workspace,
+            name,
+            scopes,
+        } => {
+            let (client, secret) =
+                provisioning::create_api_client(&store, &workspace, &name, &scopes.join(" "))
+                    .await?;
+            let secret = secret.expose_secret();
+            output::print(
+                global.json,
+                &json!({ "client_id": client.id, "client_secret": secret, "scopes": client.scopes }),
+                || {
+                    format!(
+                        "API client created.\nclient_id:     {}\nclient_secret: {secret} (shown once)\nscopes:        {}",
+                        client.id,
+                        client.scopes.join(" ")
+                    )
+                },
+            );
+        }
+        ApiClientsCommand::Revoke {
+            workspace,
+            client_id,
+        } => {
+            // This process has no caches to clear; servers forget within their TTL.
+            let caches = latchkey_server::cache::Caches::new(std::time::Duration::ZERO);
+            provisioning::revoke_api_client(&store, &caches, &workspace, &client_id).await?;
+            output::print(global.json, &json!({ "revoked": client_id }), || {
+                format!("{client_id} revoked")
+            });
+        }
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `/v1/accounts` — the workspace's connected accounts.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     extract::{Path, State},
@@ -28,8 +28,8 @@ pub(crate) struct ListQuery {
     include_credentials: Option<String>,
 }
 
-async fn members(state: &AppState, caller: &Caller) -> ApiResult<Vec<latchkey_store::Member>> {
-    Ok(state.store.list_members(caller.workspace_id()).await?)
+async fn members(state: &AppState, caller: &Caller) -> ApiResult<Arc<Vec<latchkey_store::Member>>> {
+    Ok(accounts::members(state, caller.workspace_id()).await?)
 }
 
 /// `GET /v1/accounts`

@@ -1,6 +1,6 @@
 //! Accounts: connect a key-based account, list, read (with credentials), rename, delete.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use latchkey_domain::{
     access::Operation,
@@ -8,10 +8,11 @@ use latchkey_domain::{
     app::AuthType,
     ids, ValidationError,
 };
-use latchkey_store::{Account, AccountQuery, Page, Sharing};
+use latchkey_store::{Account, AccountQuery, Member, Page, Sharing};
 
 use super::{Caller, ServiceError};
 use crate::{
+    cache::CachedAccount,
     catalog::CatalogApp,
     clock,
     outbound::{self, CheckResult},
@@ -125,14 +126,62 @@ pub async fn create(
     ))
 }
 
+/// Loads an account for reading; a cached row may be up to the cache TTL old.
 async fn load(ctx: &App, caller: &Caller, account_id: &str) -> Result<Account, ServiceError> {
+    if let Some(cached) = ctx.caches.account(caller.workspace_id(), account_id) {
+        return Ok(cached.account.clone());
+    }
+    load_fresh(ctx, caller, account_id).await
+}
+
+/// Loads an account from the database (writes authorize against the current row, never a
+/// cached one) and refreshes the cache.
+async fn load_fresh(ctx: &App, caller: &Caller, account_id: &str) -> Result<Account, ServiceError> {
     if !ids::is_valid(ids::ACCOUNT, account_id) {
         return Err(ServiceError::NotFound("account"));
     }
-    ctx.store
+    let account = ctx
+        .store
         .get_account(caller.workspace_id(), account_id)
         .await?
-        .ok_or(ServiceError::NotFound("account"))
+        .ok_or(ServiceError::NotFound("account"))?;
+    ctx.caches.put_account(CachedAccount {
+        account: account.clone(),
+        credentials: None,
+    });
+    Ok(account)
+}
+
+/// Decrypts an account's credentials, reusing those cached for the same row version.
+async fn open_credentials(ctx: &App, account: &Account) -> Result<Credentials, ServiceError> {
+    if let Some(cached) = ctx.caches.account(&account.workspace_id, &account.id) {
+        if let (Some(credentials), true) = (
+            &cached.credentials,
+            cached.account.version == account.version,
+        ) {
+            return Ok(credentials.clone());
+        }
+    }
+    let credentials = ctx.vault.open_account(account).await?;
+    ctx.caches.put_account(CachedAccount {
+        account: account.clone(),
+        credentials: Some(credentials.clone()),
+    });
+    Ok(credentials)
+}
+
+/// The workspace's members (for owner emails in views), cached briefly.
+///
+/// # Errors
+/// On database failure.
+pub async fn members(ctx: &App, workspace_id: &str) -> Result<Arc<Vec<Member>>, ServiceError> {
+    if let Some(members) = ctx.caches.members(workspace_id) {
+        return Ok(members);
+    }
+    let members = Arc::new(ctx.store.list_members(workspace_id).await?);
+    ctx.caches
+        .put_members(workspace_id.to_owned(), members.clone());
+    Ok(members)
 }
 
 async fn details(
@@ -146,7 +195,7 @@ async fn details(
         .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
         .await?;
     let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
-        Some(ctx.vault.open_account(&account).await?)
+        Some(open_credentials(ctx, &account).await?)
     } else {
         None
     };
@@ -259,12 +308,12 @@ pub async fn rename(
 ) -> Result<AccountDetails, ServiceError> {
     caller.require_scope("accounts:write")?;
     let name = validate_name(name)?;
-    let account = load(ctx, caller, account_id).await?;
+    let account = load_fresh(ctx, caller, account_id).await?;
     caller.authorize(&account, Operation::Rename)?;
     ctx.store
         .rename_account(caller.workspace_id(), account_id, &name, clock::now_ms())
         .await?;
-    let account = load(ctx, caller, account_id).await?;
+    let account = load_fresh(ctx, caller, account_id).await?;
     details(ctx, caller, account, false).await
 }
 
@@ -274,11 +323,12 @@ pub async fn rename(
 /// 404, 403.
 pub async fn delete(ctx: &App, caller: &Caller, account_id: &str) -> Result<(), ServiceError> {
     caller.require_scope("accounts:write")?;
-    let account = load(ctx, caller, account_id).await?;
+    let account = load_fresh(ctx, caller, account_id).await?;
     caller.authorize(&account, Operation::Delete)?;
     ctx.store
         .delete_account(caller.workspace_id(), account_id)
         .await?;
+    ctx.caches.forget_account(caller.workspace_id(), account_id);
     tracing::info!(account.id = %account_id, "account deleted");
     Ok(())
 }

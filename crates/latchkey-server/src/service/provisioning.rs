@@ -6,8 +6,10 @@ use latchkey_store::{AccessToken, ApiClient, NewApiKey, NewMember, Principal, St
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
+use std::sync::Arc;
+
 use super::{scope_allows, ServiceError};
-use crate::clock;
+use crate::{cache::Caches, clock};
 
 /// Prefix of member API keys. NEVER change the prefix of existing kinds of secrets.
 pub const API_KEY_PREFIX: &str = "lk_key_";
@@ -203,6 +205,32 @@ pub async fn create_api_client(
     Ok((client, secret))
 }
 
+/// Revokes an API client (by workspace id or name) and every token issued to it. This
+/// process forgets them at once; other instances within the cache TTL.
+///
+/// # Errors
+/// Unknown workspace or client (404).
+pub async fn revoke_api_client(
+    store: &dyn Store,
+    caches: &Caches,
+    workspace: &str,
+    client_id: &str,
+) -> Result<(), ServiceError> {
+    let ws = store
+        .find_workspace(workspace)
+        .await?
+        .ok_or(ServiceError::NotFound("workspace"))?;
+    store
+        .revoke_api_client(&ws.id, client_id, clock::now_ms())
+        .await
+        .map_err(|e| match e {
+            latchkey_store::StoreError::NotFound => ServiceError::NotFound("api client"),
+            other => other.into(),
+        })?;
+    caches.forget_principals();
+    Ok(())
+}
+
 /// Why `/v1/oauth/token` refused (RFC 6749 §5.2 error codes).
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenError {
@@ -285,21 +313,31 @@ pub async fn issue_access_token(
 }
 
 /// Resolves a bearer token to its principal; `None` for anything unknown, expired or revoked.
+/// Successful lookups are cached briefly (see `cache.rs`).
 ///
 /// # Errors
 /// On database failure.
 pub async fn authenticate(
     store: &dyn Store,
+    caches: &Caches,
     bearer: &str,
-) -> Result<Option<Principal>, latchkey_store::StoreError> {
+) -> Result<Option<Arc<Principal>>, latchkey_store::StoreError> {
     let hash = hash_token(bearer);
-    if bearer.starts_with(API_KEY_PREFIX) {
-        store.find_api_key(&hash).await
-    } else if bearer.starts_with(ACCESS_TOKEN_PREFIX) {
-        store.find_access_token(&hash, clock::now_ms()).await
-    } else {
-        Ok(None)
+    if let Some(principal) = caches.principal(&hash) {
+        return Ok(Some(principal));
     }
+    let found = if bearer.starts_with(API_KEY_PREFIX) {
+        store.find_api_key(&hash).await?
+    } else if bearer.starts_with(ACCESS_TOKEN_PREFIX) {
+        store.find_access_token(&hash, clock::now_ms()).await?
+    } else {
+        None
+    };
+    Ok(found.map(|principal| {
+        let principal = Arc::new(principal);
+        caches.put_principal(hash, principal.clone());
+        principal
+    }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! Connected accounts.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{
+    affected, cursor,
+    rows::{AccountRow, ACCOUNT_COLUMNS},
+    SqlStore,
+};
+use crate::{models::*, store::AccountStore, StoreError};
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ))
+        .bind(&a.id)
+        .bind(&a.workspace_id)
+        .bind(&a.app_slug)
+        .bind(&a.name)
+        .bind(&a.owner_id)
+        .bind(a.sharing.as_str())
+        .bind(a.credentials_ciphertext.clone())
+        .bind(a.key_id)
+        .bind(i64::from(a.healthy))
+        .bind(i64::from(a.dead))
+        .bind(&a.error)
+        .bind(a.authorized_scopes.join(" "))
+        .bind(a.expires_at)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .bind(a.version)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, "account"))?;
+        Ok(())
+    }
+
+    async fn get_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        Ok(sqlx::query_as::<_, AccountRow>(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn list_accounts(&self, q: &AccountQuery) -> Result<Page<Account>, StoreError> {
+        // Conditions are appended with numbered parameters; the same values are bound in the
+        // same order for the count and the page query.
+        let mut filter = String::from("workspace_id = $1");
+        let mut params: Vec<String> = vec![q.workspace_id.clone()];
+        if let Some(user) = &q.visible_to {
+            params.push(user.clone());
+            filter.push_str(&format!(
+                " AND (owner_id = ${n} OR sharing = 'workspace')",
+                n = params.len()
+            ));
+        }
+        if let Some(app) = &q.app_slug {
+            params.push(app.clone());
+            filter.push_str(&format!(" AND app_slug = ${}", params.len()));
+        }
+        if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+            let escaped = search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            params.push(format!("%{escaped}%"));
+            filter.push_str(&format!(
+                " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(app_slug) LIKE ${n} ESCAPE '\\')",
+                n = params.len()
+            ));
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM accounts WHERE {filter}");
+        let mut count = sqlx::query(&count_sql);
+        for p in &params {
+            count = count.bind(p.as_str());
+        }
+        let total_count: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+
+        let mut page_filter = filter;
+        let mut after = None;
+        if let Some(cursor) = &q.after {
+            // An unreadable cursor is treated as the end of the listing rather than an error,
+            // since it cannot have come from us.
+            let Some(decoded) = cursor::decode(cursor) else {
+                return Ok(Page {
+                    items: vec![],
+                    total_count,
+                    start_cursor: None,
+                    end_cursor: None,
+                });
+            };
+            let n = params.len();
+            page_filter.push_str(&format!(
+                " AND (created_at < ${a} OR (created_at = ${a} AND id < ${b}))",
+                a = n + 1,
+                b = n + 2
+            ));
+            after = Some(decoded);
+        }
+        let limit = i64::from(q.limit.clamp(1, 100));
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {page_filter} ORDER BY created_at DESC, id DESC LIMIT {}",
+            limit + 1
+        );
+        let mut query = sqlx::query_as::<_, AccountRow>(&sql);
+        for p in &params {
+            query = query.bind(p.as_str());
+        }
+        if let Some((created_at, id)) = &after {
+            query = query.bind(*created_at).bind(id.as_str());
+        }
+        let mut items: Vec<Account> = query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let has_more = items.len() as i64 > limit;
+        items.truncate(usize::try_from(limit).unwrap_or(100));
+        let start_cursor = items.first().map(|a| cursor::encode(a.created_at, &a.id));
+        let end_cursor = if has_more {
+            items.last().map(|a| cursor::encode(a.created_at, &a.id))
+        } else {
+            None
+        };
+        Ok(Page {
+            items,
+            total_count,
+            start_cursor,
+            end_cursor,
+        })
+    }
+
+    async fn rename_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE accounts SET name = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(account_id)
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        affected(&result)
+    }
+
+    async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError> {
+        let result = sqlx::query("DELETE FROM accounts WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        affected(&result)
+    }
+
+    async fn accounts_not_on_key(
+        &self,
+        key_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        Ok(sqlx::query_as::<_, AccountRow>(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key_id <> $1 ORDER BY id LIMIT {}",
+            limit.clamp(1, 1000)
+        ))
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn count_accounts_not_on_key(&self, key_id: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE key_id <> $1")
+                .bind(key_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    async fn reseal_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        expected_version: i64,
+        ciphertext: &[u8],
+        key_id: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE accounts SET credentials_ciphertext = $4, key_id = $5, version = version + 1 \
+             WHERE workspace_id = $1 AND id = $2 AND version = $3",
+        )
+        .bind(workspace_id)
+        .bind(account_id)
+        .bind(expected_version)
+        .bind(ciphertext.to_vec())
+        .bind(key_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
