@@ -30,6 +30,23 @@ pub struct CatalogApp {
     pub definition: Arc<AppDefinition>,
     /// Origin.
     pub source: AppSource,
+    /// Its API representation (the App object), serialised once: it is most of every account
+    /// response, and rebuilding it per request dominated the read path's CPU time.
+    pub view: Arc<serde_json::value::RawValue>,
+}
+
+impl CatalogApp {
+    /// Wraps a definition, rendering its App object.
+    #[must_use]
+    pub fn new(id: String, definition: Arc<AppDefinition>, source: AppSource) -> Self {
+        let view = crate::views::render_app(&id, &definition, source);
+        Self {
+            id,
+            definition,
+            source,
+            view,
+        }
+    }
 }
 
 /// A file of the catalog that failed validation.
@@ -169,11 +186,8 @@ impl Catalog {
                 error: ValidationError::new("name_slug", "is already used by another app"),
             });
         }
-        self.apps.push(CatalogApp {
-            id: app.id(None),
-            definition: Arc::new(app),
-            source,
-        });
+        self.apps
+            .push(CatalogApp::new(app.id(None), Arc::new(app), source));
         Ok(())
     }
 
@@ -235,7 +249,7 @@ impl Catalog {
                 // Rows were validated on the way in; one that no longer parses (after a format
                 // change) is skipped with a warning rather than breaking every listing.
                 match serde_json::from_str::<AppDefinition>(&row.definition_json) {
-                    Ok(def) => Some(CatalogApp { id: row.id, definition: Arc::new(def), source: AppSource::Workspace }),
+                    Ok(def) => Some(CatalogApp::new(row.id, Arc::new(def), AppSource::Workspace)),
                     Err(e) => {
                         tracing::warn!(app.id = %row.id, error = %e, "custom app definition no longer parses");
                         None

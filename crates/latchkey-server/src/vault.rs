@@ -67,19 +67,10 @@ impl Credentials {
         self.fields.get(name).map(ExposeSecret::expose_secret)
     }
 
-    /// Every field as a JSON object: only for responses the access rules allow.
+    /// The fields, serialisable as a JSON object: only for responses the access rules allow.
     #[must_use]
-    pub fn expose_json(&self) -> serde_json::Value {
-        self.fields
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    serde_json::Value::String(v.expose_secret().to_owned()),
-                )
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into()
+    pub fn exposed(&self) -> ExposedCredentials<'_> {
+        ExposedCredentials(self)
     }
 
     fn to_sealable(&self) -> Zeroizing<Vec<u8>> {
@@ -95,6 +86,16 @@ impl Credentials {
         let map: BTreeMap<String, String> =
             serde_json::from_slice(bytes).map_err(|_| CryptoError::Malformed)?;
         Ok(Self::from_map(map))
+    }
+}
+
+/// Credentials on their way into a response: serialises every field's value. Deliberately not
+/// `Debug`.
+pub struct ExposedCredentials<'a>(&'a Credentials);
+
+impl serde::Serialize for ExposedCredentials<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.fields.iter().map(|(k, v)| (k, v.expose_secret())))
     }
 }
 

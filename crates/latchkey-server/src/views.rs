@@ -1,16 +1,50 @@
 //! The JSON shapes of the Pipedream-compatible API (API.md §4): App and Account objects and
-//! `page_info`.
+//! `page_info`. Views borrow from the models and serialise directly (no intermediate
+//! `serde_json::Value` tree): this is the hot path of every credential read.
+
+use std::sync::Arc;
 
 use latchkey_domain::app::AppDefinition;
 use latchkey_store::{Member, Page};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, value::RawValue, Value};
 
 use crate::{
-    catalog::{AppSource, CatalogApp},
-    clock,
-    outbound::CheckResult,
-    service::accounts::AccountDetails,
+    catalog::AppSource, clock, service::accounts::AccountDetails, vault::ExposedCredentials,
 };
+
+/// `{"data": …}`, the envelope of single objects.
+#[derive(Serialize)]
+pub(crate) struct Data<T> {
+    pub(crate) data: T,
+}
+
+/// `{"data": […], "page_info": …}`, the envelope of lists.
+#[derive(Serialize)]
+pub(crate) struct Listing<T> {
+    pub(crate) data: Vec<T>,
+    pub(crate) page_info: PageInfo,
+}
+
+/// Pagination of a list (`end_cursor` is `null` on the last page).
+#[derive(Serialize)]
+pub(crate) struct PageInfo {
+    pub(crate) total_count: i64,
+    pub(crate) count: usize,
+    pub(crate) start_cursor: Option<String>,
+    pub(crate) end_cursor: Option<String>,
+}
+
+impl PageInfo {
+    pub(crate) fn of<T>(page: &Page<T>) -> Self {
+        Self {
+            total_count: page.total_count,
+            count: page.items.len(),
+            start_cursor: page.start_cursor.clone(),
+            end_cursor: page.end_cursor.clone(),
+        }
+    }
+}
 
 fn custom_fields_json(def: &AppDefinition) -> String {
     let fields: Vec<Value> = def
@@ -30,17 +64,16 @@ fn custom_fields_json(def: &AppDefinition) -> String {
     Value::Array(fields).to_string()
 }
 
-/// The App object.
-pub(crate) fn app(app: &CatalogApp) -> Value {
-    let def = &app.definition;
+/// Renders the App object once per app (see `CatalogApp::view`).
+pub(crate) fn render_app(id: &str, def: &AppDefinition, source: AppSource) -> Arc<RawValue> {
     let request = def.request.as_ref();
     let scopes = def
         .oauth
         .as_ref()
         .map(|o| o.default_scopes.clone())
         .unwrap_or_default();
-    json!({
-        "id": app.id,
+    let value = json!({
+        "id": id,
         "name_slug": def.name_slug,
         "name": def.name,
         "auth_type": def.auth_type.as_str(),
@@ -52,63 +85,93 @@ pub(crate) fn app(app: &CatalogApp) -> Value {
         "scope_profiles": [],
         "default_scopes": scopes,
         "docs_url": def.docs_url,
-        "custom": app.source != AppSource::Builtin,
+        "custom": source != AppSource::Builtin,
         "connect": {
             "proxy_enabled": request.is_some(),
             "allowed_domains": request.map(|r| r.allowed_domains.clone()).unwrap_or_default(),
             "base_proxy_target_url": request.map(|r| r.base_url.clone()).unwrap_or_default(),
         },
-    })
+    });
+    Arc::from(RawValue::from_string(value.to_string()).expect("serde_json output is valid JSON"))
+}
+
+#[derive(Serialize)]
+struct OwnerView<'a> {
+    id: &'a str,
+    email: Option<&'a str>,
 }
 
 /// The Account object; `credentials` and `expires_at` only when credentials were read.
-pub(crate) fn account(details: &AccountDetails, members: &[Member]) -> Value {
+#[derive(Serialize)]
+pub(crate) struct AccountView<'a> {
+    id: &'a str,
+    name: &'a str,
+    external_id: Option<&'a str>,
+    healthy: bool,
+    dead: bool,
+    error: Option<&'a str>,
+    app: AppRef<'a>,
+    owner: Option<OwnerView<'a>>,
+    sharing: &'static str,
+    authorized_scopes: &'a [String],
+    created_at: String,
+    updated_at: String,
+    last_refreshed_at: Option<String>,
+    next_refresh_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<ExposedCredentials<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Option<String>>,
+}
+
+/// The account's app: the pre-rendered App object, or a stub when the app is gone.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AppRef<'a> {
+    Rendered(&'a RawValue),
+    Missing {
+        id: Option<&'a str>,
+        name_slug: &'a str,
+        name: &'a str,
+    },
+}
+
+/// Builds the Account view of `details`.
+pub(crate) fn account<'a>(details: &'a AccountDetails, members: &'a [Member]) -> AccountView<'a> {
     let a = &details.account;
-    let owner = a.owner_id.as_ref().map(|id| {
-        let email = members
+    let owner = a.owner_id.as_deref().map(|id| OwnerView {
+        id,
+        email: members
             .iter()
-            .find(|m| &m.user_id == id)
-            .map(|m| m.email.clone());
-        json!({ "id": id, "email": email })
+            .find(|m| m.user_id == id)
+            .map(|m| m.email.as_str()),
     });
-    let app_value = details.app.as_ref().map_or_else(
-        || json!({ "id": null, "name_slug": a.app_slug, "name": a.app_slug }),
+    let app = match &details.app {
+        Some(app) => AppRef::Rendered(&app.view),
+        None => AppRef::Missing {
+            id: None,
+            name_slug: &a.app_slug,
+            name: &a.app_slug,
+        },
+    };
+    let credentials = details.credentials.as_ref().map(|c| c.exposed());
+    let expires_at = credentials.as_ref().map(|_| a.expires_at.map(clock::iso));
+    AccountView {
+        id: &a.id,
+        name: &a.name,
+        external_id: None,
+        healthy: a.healthy,
+        dead: a.dead,
+        error: a.error.as_deref(),
         app,
-    );
-    let mut out = json!({
-        "id": a.id,
-        "name": a.name,
-        "external_id": null,
-        "healthy": a.healthy,
-        "dead": a.dead,
-        "error": a.error,
-        "app": app_value,
-        "owner": owner,
-        "sharing": a.sharing.as_str(),
-        "authorized_scopes": a.authorized_scopes,
-        "created_at": clock::iso(a.created_at),
-        "updated_at": clock::iso(a.updated_at),
-        "last_refreshed_at": null,
-        "next_refresh_at": null,
-    });
-    if let Some(credentials) = &details.credentials {
-        out["credentials"] = credentials.expose_json();
-        out["expires_at"] = a.expires_at.map_or(Value::Null, |t| json!(clock::iso(t)));
+        owner,
+        sharing: a.sharing.as_str(),
+        authorized_scopes: &a.authorized_scopes,
+        created_at: clock::iso(a.created_at),
+        updated_at: clock::iso(a.updated_at),
+        last_refreshed_at: None,
+        next_refresh_at: None,
+        credentials,
+        expires_at,
     }
-    out
-}
-
-/// `page_info` for a page.
-pub(crate) fn page_info<T>(page: &Page<T>) -> Value {
-    json!({
-        "total_count": page.total_count,
-        "count": page.items.len(),
-        "start_cursor": page.start_cursor,
-        "end_cursor": page.end_cursor,
-    })
-}
-
-/// The credential check result.
-pub(crate) fn check(check: &CheckResult) -> Value {
-    serde_json::to_value(check).unwrap_or(Value::Null)
 }

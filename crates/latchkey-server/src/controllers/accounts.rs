@@ -5,15 +5,16 @@ use std::{collections::BTreeMap, sync::Arc};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::IntoResponse,
+    response::{IntoResponse, Response},
     Json,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{flag, limit};
 use crate::{
     error::{ApiError, ApiResult, AppJson, AppQuery},
+    outbound::CheckResult,
     service::{accounts, Caller},
     views, AppState,
 };
@@ -37,7 +38,7 @@ pub(crate) async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
     AppQuery(query): AppQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let params = accounts::ListParams {
         app: query.app.or(query.app_id).filter(|s| !s.is_empty()),
         search: query.q,
@@ -47,14 +48,16 @@ pub(crate) async fn list_accounts(
     };
     let page = accounts::list(&state, &caller, params).await?;
     let members = members(&state, &caller).await?;
-    let data: Vec<Value> = page
+    let data = page
         .items
         .iter()
         .map(|d| views::account(d, &members))
         .collect();
-    Ok(Json(
-        json!({ "data": data, "page_info": views::page_info(&page) }),
-    ))
+    Ok(Json(views::Listing {
+        data,
+        page_info: views::PageInfo::of(&page),
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,11 +71,21 @@ pub(crate) async fn get_account(
     caller: Caller,
     Path(id): Path<String>,
     AppQuery(query): AppQuery<GetQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let with_credentials = flag("include_credentials", query.include_credentials.as_deref())?;
     let details = accounts::get(&state, &caller, &id, with_credentials).await?;
     let members = members(&state, &caller).await?;
-    Ok(Json(json!({ "data": views::account(&details, &members) })))
+    Ok(Json(views::Data {
+        data: views::account(&details, &members),
+    })
+    .into_response())
+}
+
+/// The answer to a connect: the account and the credential check's result.
+#[derive(Serialize)]
+struct Created<'a> {
+    data: views::AccountView<'a>,
+    check: &'a CheckResult,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,7 +118,7 @@ pub(crate) async fn create_account(
     State(state): State<AppState>,
     caller: Caller,
     AppJson(body): AppJson<CreateBody>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Response> {
     let input = accounts::NewAccount {
         app: body.app,
         name: body.name,
@@ -116,8 +129,12 @@ pub(crate) async fn create_account(
     let members = members(&state, &caller).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "data": views::account(&details, &members), "check": views::check(&check) })),
-    ))
+        Json(Created {
+            data: views::account(&details, &members),
+            check: &check,
+        }),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,10 +149,13 @@ pub(crate) async fn update_account(
     caller: Caller,
     Path(id): Path<String>,
     AppJson(body): AppJson<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let details = accounts::rename(&state, &caller, &id, &body.name).await?;
     let members = members(&state, &caller).await?;
-    Ok(Json(json!({ "data": views::account(&details, &members) })))
+    Ok(Json(views::Data {
+        data: views::account(&details, &members),
+    })
+    .into_response())
 }
 
 /// `DELETE /v1/accounts/{id}`

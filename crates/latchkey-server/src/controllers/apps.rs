@@ -3,11 +3,11 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::IntoResponse,
+    response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, value::RawValue, Value};
 
 use super::limit;
 use crate::{
@@ -30,7 +30,7 @@ pub(crate) async fn list_apps(
     State(state): State<AppState>,
     caller: Caller,
     AppQuery(query): AppQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     caller.require_scope("apps:read")?;
     let limit = limit(query.limit.as_deref())? as usize;
     let offset = match query.after.as_deref().filter(|s| !s.is_empty()) {
@@ -60,19 +60,24 @@ pub(crate) async fn list_apps(
             })
         })
         .collect();
-    let page: Vec<Value> = apps
+    let page: Vec<&RawValue> = apps
         .iter()
         .skip(offset)
         .take(limit)
-        .map(views::app)
+        .map(|a| &*a.view)
         .collect();
     let end = offset + page.len();
-    let end_cursor = (end < apps.len()).then(|| format!("o{end}"));
-    let start_cursor = (!page.is_empty()).then(|| format!("o{offset}"));
-    Ok(Json(json!({
-        "page_info": { "total_count": apps.len(), "count": page.len(), "start_cursor": start_cursor, "end_cursor": end_cursor },
-        "data": page,
-    })))
+    let page_info = views::PageInfo {
+        total_count: i64::try_from(apps.len()).unwrap_or(i64::MAX),
+        count: page.len(),
+        start_cursor: (!page.is_empty()).then(|| format!("o{offset}")),
+        end_cursor: (end < apps.len()).then(|| format!("o{end}")),
+    };
+    Ok(Json(views::Listing {
+        data: page,
+        page_info,
+    })
+    .into_response())
 }
 
 /// `GET /v1/apps/{id_or_slug}`
@@ -80,14 +85,14 @@ pub(crate) async fn get_app(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     caller.require_scope("apps:read")?;
     let app = state
         .catalog
         .resolve(&*state.store, caller.workspace_id(), &key)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
-    Ok(Json(json!({ "data": views::app(&app) })))
+    Ok(Json(views::Data { data: &*app.view }).into_response())
 }
 
 /// `POST /v1/apps` — add a custom app (admins).
@@ -95,12 +100,9 @@ pub(crate) async fn create_app(
     State(state): State<AppState>,
     caller: Caller,
     AppJson(body): AppJson<Value>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Response> {
     let app = apps::create_custom_app(&state, &caller, body).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "data": views::app(&app) })),
-    ))
+    Ok((StatusCode::CREATED, Json(views::Data { data: &*app.view })).into_response())
 }
 
 fn app_request(r: &latchkey_store::AppRequest) -> Value {

@@ -51,11 +51,11 @@ pub async fn create_custom_app(
             other => other.into(),
         })?;
     tracing::info!(app.id = %id, app.slug = %definition.name_slug, "custom app added");
-    Ok(CatalogApp {
+    Ok(CatalogApp::new(
         id,
-        definition: Arc::new(definition),
-        source: AppSource::Workspace,
-    })
+        Arc::new(definition),
+        AppSource::Workspace,
+    ))
 }
 
 /// Input of `POST /v1/app_requests`.
