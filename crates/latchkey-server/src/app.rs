@@ -8,7 +8,8 @@ use latchkey_crypto::MasterKey;
 use latchkey_store::{SqlStore, Store};
 
 use crate::{
-    cache::Caches, catalog::Catalog, config::Config, metrics::Metrics, outbound, vault::Vault,
+    cache::Caches, catalog::Catalog, config::Config, metrics::Metrics, outbound::Outbound,
+    vault::Vault,
 };
 
 /// The application: configuration, storage, vault, catalog and the outbound HTTP client.
@@ -21,8 +22,8 @@ pub struct App {
     pub vault: Vault,
     /// Built-in and operator apps.
     pub catalog: Catalog,
-    /// The one outbound client.
-    pub http: reqwest::Client,
+    /// The outbound clients and egress policy.
+    pub outbound: Outbound,
     /// Read caches of the hot path.
     pub caches: Caches,
     pub(crate) metrics: Metrics,
@@ -145,14 +146,14 @@ impl App {
     ) -> anyhow::Result<Self> {
         let vault = Vault::open(store.clone(), master).await?;
         let catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
-        let http = outbound::client(Duration::from_secs(config.outbound_timeout_seconds));
+        let outbound = Outbound::new(&config.egress()).map_err(anyhow::Error::msg)?;
         let caches = Caches::new(Duration::from_millis(config.cache_ttl_ms));
         Ok(Self {
             config,
             store,
             vault,
             catalog,
-            http,
+            outbound,
             caches,
             metrics: Metrics::new(),
         })

@@ -14,6 +14,9 @@
 //! | `access_token_ttl_seconds` | `LATCHKEY_ACCESS_TOKEN_TTL_SECONDS` | `3600` |
 //! | `db_max_connections` | `LATCHKEY_DB_MAX_CONNECTIONS` | `16` |
 //! | `outbound_timeout_seconds` | `LATCHKEY_OUTBOUND_TIMEOUT_SECONDS` | `30` |
+//! | `egress_allow` | `LATCHKEY_EGRESS_ALLOW` | empty: public destinations only (CIDR list) |
+//! | `egress_proxy` | `LATCHKEY_EGRESS_PROXY` | none (HTTP CONNECT proxy for all outbound traffic) |
+//! | `egress_bind` | `LATCHKEY_EGRESS_BIND` | none (local source address) |
 //! | `cache_ttl_ms` | `LATCHKEY_CACHE_TTL_MS` | `2000` (0 disables the read caches) |
 //!
 //! The file is `--config`, or `LATCHKEY_CONFIG`, or `<data dir>/latchkey.toml` if it exists.
@@ -68,6 +71,15 @@ pub struct Config {
     pub outbound_timeout_seconds: u64,
     /// Lifetime of read-cache entries (see `cache.rs`); 0 disables the caches.
     pub cache_ttl_ms: u64,
+    /// CIDR ranges outbound requests may reach besides public addresses (comma-separated).
+    #[serde(default)]
+    pub egress_allow: String,
+    /// HTTP CONNECT proxy for all outbound traffic.
+    #[serde(default)]
+    pub egress_proxy: Option<String>,
+    /// Local address outbound connections are made from.
+    #[serde(default)]
+    pub egress_bind: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -87,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("master_key_file", &self.master_key_file)
             .field("log_format", &self.log_format)
             .field("public_url", &self.public_url)
+            .field("egress_allow", &self.egress_allow)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +139,9 @@ const KNOWN_ENV: &[&str] = &[
     "ACCESS_TOKEN_TTL_SECONDS",
     "DB_MAX_CONNECTIONS",
     "OUTBOUND_TIMEOUT_SECONDS",
+    "EGRESS_ALLOW",
+    "EGRESS_PROXY",
+    "EGRESS_BIND",
     "CACHE_TTL_MS",
     "CONFIG",
     "LOG",
@@ -225,6 +241,17 @@ impl Config {
         }
     }
 
+    /// The egress settings of the outbound clients.
+    #[must_use]
+    pub fn egress(&self) -> crate::outbound::EgressSettings {
+        crate::outbound::EgressSettings {
+            allow: self.egress_allow.clone(),
+            proxy: self.egress_proxy.clone(),
+            bind: self.egress_bind,
+            timeout: std::time::Duration::from_secs(self.outbound_timeout_seconds),
+        }
+    }
+
     /// The public base URL without a trailing slash.
     #[must_use]
     pub fn public_base_url(&self) -> String {
@@ -255,6 +282,9 @@ mod tests {
             db_max_connections: 1,
             outbound_timeout_seconds: 1,
             cache_ttl_ms: 0,
+            egress_allow: String::new(),
+            egress_proxy: None,
+            egress_bind: None,
         };
         let debug = format!("{config:?}");
         assert!(

@@ -91,7 +91,7 @@ pub async fn create(
             message: "the check was skipped on request".into(),
         }
     } else {
-        outbound::check_credentials(&ctx.http, def, &credentials).await
+        outbound::check_credentials(&ctx.outbound, def, &credentials).await
     };
     let id = ids::generate(ids::ACCOUNT);
     let (ciphertext, key_id) = ctx.vault.seal(&workspace_id, &id, &credentials).await;

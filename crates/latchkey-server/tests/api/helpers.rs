@@ -54,6 +54,10 @@ pub fn config(data_dir: PathBuf, db: &TestDb) -> Config {
         db_max_connections: 5,
         outbound_timeout_seconds: 5,
         cache_ttl_ms: 2000,
+        // The fake provider and the OAuth peer listen on loopback.
+        egress_allow: "127.0.0.0/8".into(),
+        egress_proxy: None,
+        egress_bind: None,
     }
 }
 

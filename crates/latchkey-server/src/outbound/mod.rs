@@ -1,0 +1,310 @@
+//! Outbound HTTP: the one way Latchkey talks to third parties (credential checks, token
+//! exchange, refresh, revocation, and later the proxy).
+//!
+//! Safe defaults for a credential broker (SECURITY.md finding 4): redirects are never followed
+//! (a redirect could carry credentials to another host), the system's proxy variables are
+//! ignored (an explicit egress proxy can be configured instead), every request has a connect and
+//! a total timeout, response bodies read by Latchkey are size-capped, and every destination
+//! passes the egress policy (`egress.rs`).
+
+mod egress;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use latchkey_domain::{app::AppDefinition, template};
+use serde::Serialize;
+
+pub use self::egress::{EgressError, EgressPolicy};
+use crate::vault::Credentials;
+
+/// Largest response body Latchkey itself reads (token responses, checks): 1 MiB.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Egress settings from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EgressSettings {
+    /// Comma-separated CIDR ranges allowed besides public addresses (`LATCHKEY_EGRESS_ALLOW`).
+    pub allow: String,
+    /// An HTTP CONNECT proxy all outbound traffic goes through (`LATCHKEY_EGRESS_PROXY`). The
+    /// proxy then resolves names, so it is responsible for refusing internal destinations.
+    pub proxy: Option<String>,
+    /// Local address to send from (`LATCHKEY_EGRESS_BIND`), for a fixed source address.
+    pub bind: Option<IpAddr>,
+    /// Total timeout of a request.
+    pub timeout: Duration,
+}
+
+/// The outbound clients and the policy they enforce.
+#[derive(Clone)]
+pub struct Outbound {
+    policy: EgressPolicy,
+    https: reqwest::Client,
+    plain: reqwest::Client,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_client(
+    settings: &EgressSettings,
+    resolver: EgressPolicy,
+    https_only: bool,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver))
+        .https_only(https_only)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(settings.timeout)
+        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")));
+    if let Some(proxy) = &settings.proxy {
+        builder = builder.proxy(
+            reqwest::Proxy::all(proxy)
+                .map_err(|_| "egress_proxy is not a valid proxy URL".to_owned())?,
+        );
+    }
+    if let Some(bind) = settings.bind {
+        builder = builder.local_address(bind);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("could not build the HTTP client: {e}"))
+}
+
+impl Outbound {
+    /// Builds the clients.
+    ///
+    /// # Errors
+    /// A bad allow list or proxy URL.
+    pub fn new(settings: &EgressSettings) -> Result<Self, String> {
+        let policy = EgressPolicy::parse(&settings.allow)?;
+        Ok(Self {
+            https: build_client(settings, policy.clone(), true)?,
+            plain: build_client(settings, policy.explicit_only(), false)?,
+            policy,
+        })
+    }
+
+    /// A request to `url`, if the egress policy allows it.
+    ///
+    /// # Errors
+    /// [`EgressError`] for a refused scheme or address.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+    ) -> Result<reqwest::RequestBuilder, EgressError> {
+        self.policy.check_url(&url)?;
+        let client = if url.scheme() == "https" {
+            &self.https
+        } else {
+            &self.plain
+        };
+        Ok(client.request(method, url))
+    }
+}
+
+/// Reads a response body, refusing more than `max` bytes.
+///
+/// # Errors
+/// A message when the body is too large or the connection fails.
+pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err("the response is too large".to_owned());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| "the response was cut off".to_owned())?
+    {
+        if body.len() + chunk.len() > max {
+            return Err("the response is too large".to_owned());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Result of an app's credential check.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckResult {
+    /// `passed`, `failed` or `skipped`.
+    pub status: &'static str,
+    /// The provider's HTTP status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// What happened, for people. Never contains credentials or response bodies.
+    pub message: String,
+}
+
+impl CheckResult {
+    fn skipped(message: &str) -> Self {
+        Self {
+            status: "skipped",
+            http_status: None,
+            message: message.to_owned(),
+        }
+    }
+
+    /// Whether the credentials are known to work or at least not known to fail.
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        self.status == "failed"
+    }
+}
+
+/// An authenticated request to `path` under the app's base URL, built from the app's request
+/// template with `credentials`.
+///
+/// # Errors
+/// A message when a template needs a field the credentials lack or the URL is invalid.
+pub fn authenticated_request(
+    http: &Outbound,
+    app: &AppDefinition,
+    credentials: &Credentials,
+    method: reqwest::Method,
+    path: &str,
+) -> Result<reqwest::RequestBuilder, String> {
+    let request = app
+        .request
+        .as_ref()
+        .ok_or("the app has no request template")?;
+    let render =
+        |t: &str| template::render(t, |name| credentials.get(name)).map_err(|e| e.to_string());
+    let base = render(&request.base_url)?;
+    let url = format!("{}{}", base.trim_end_matches('/'), path);
+    let url = url::Url::parse(&url).map_err(|_| "the app's base URL is invalid".to_owned())?;
+    let mut builder = http.request(method, url).map_err(|e| e.to_string())?;
+    for (name, value) in &request.headers {
+        builder = builder.header(name, render(value)?);
+    }
+    let query: Vec<(String, String)> = request
+        .query
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), render(v)?)))
+        .collect::<Result<_, String>>()?;
+    if !query.is_empty() {
+        builder = builder.query(&query);
+    }
+    if let Some(basic) = &request.basic_auth {
+        let pair = format!("{}:{}", render(&basic.username)?, render(&basic.password)?);
+        builder = builder.header(
+            reqwest::header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(pair)),
+        );
+    }
+    Ok(builder)
+}
+
+/// Runs the app's `[test]` request with `credentials`.
+pub async fn check_credentials(
+    http: &Outbound,
+    app: &AppDefinition,
+    credentials: &Credentials,
+) -> CheckResult {
+    let Some(test) = &app.test else {
+        return CheckResult::skipped("this app has no credential check");
+    };
+    let method =
+        reqwest::Method::from_bytes(test.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let request = match authenticated_request(http, app, credentials, method, &test.path) {
+        Ok(r) => r,
+        Err(message) => {
+            return CheckResult {
+                status: "failed",
+                http_status: None,
+                message,
+            }
+        }
+    };
+    match request.send().await {
+        Ok(response) if response.status().as_u16() == test.expect_status => CheckResult {
+            status: "passed",
+            http_status: Some(response.status().as_u16()),
+            message: "the credentials work".to_owned(),
+        },
+        Ok(response) => CheckResult {
+            status: "failed",
+            http_status: Some(response.status().as_u16()),
+            message: format!(
+                "{} answered {} (expected {})",
+                app.name,
+                response.status().as_u16(),
+                test.expect_status
+            ),
+        },
+        Err(e) => CheckResult {
+            status: "failed",
+            http_status: None,
+            message: if e.is_timeout() {
+                format!("{} did not answer in time", app.name)
+            } else {
+                format!("could not reach {}", app.name)
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn credential_checks_obey_the_egress_policy() {
+        let app = AppDefinition::from_toml(
+            r#"
+            name_slug = "internal"
+            name = "Internal"
+            auth_type = "keys"
+            [[custom_fields]]
+            name = "token"
+            label = "Token"
+            type = "password"
+            [request]
+            base_url = "http://127.0.0.1:9"
+            allowed_domains = ["127.0.0.1"]
+            headers = { Authorization = "Bearer {{token}}" }
+            [test]
+            path = "/me"
+            "#,
+        )
+        .unwrap();
+        let credentials = Credentials::from_map(BTreeMap::from([("token".into(), "t".into())]));
+        let strict = Outbound::new(&EgressSettings {
+            timeout: Duration::from_secs(2),
+            ..Default::default()
+        })
+        .unwrap();
+        let result = check_credentials(&strict, &app, &credentials).await;
+        assert_eq!(result.status, "failed");
+        assert!(
+            result.message.contains("egress") || result.message.contains("https"),
+            "{}",
+            result.message
+        );
+        let open = Outbound::new(&EgressSettings {
+            allow: "127.0.0.0/8".into(),
+            timeout: Duration::from_secs(2),
+            ..Default::default()
+        })
+        .unwrap();
+        let result = check_credentials(&open, &app, &credentials).await;
+        assert_eq!(
+            result.message, "could not reach Internal",
+            "allowed, but nothing listens on port 9"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+// Latchkey test peer: a real OAuth 2.0 authorization server (oidc-provider 9.x)
+// plus a tiny protected resource (GET /api/me) and test counters.
+//
+// stdout carries exactly one line, the JSON {"issuer": ..., "port": ...}, printed
+// once the server listens. Everything else (oidc-provider notices included) goes
+// to stderr. See README.md.
+
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+
+// oidc-provider prints NOTICE lines with console.info (stdout). Route every
+// console method to stderr *before* loading it, so stdout stays machine-readable.
+for (const m of ['log', 'info', 'debug']) {
+  console[m] = (...args) => console.error(...args);
+}
+
+const { default: Provider, errors } = await import('oidc-provider');
+
+// ---------------------------------------------------------------- config ---
+const env = (name, dflt) => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? dflt : v;
+};
+const intEnv = (name, dflt) => {
+  const v = Number.parseInt(env(name, String(dflt)), 10);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive integer`);
+  return v;
+};
+
+const CLIENT_ID = env('PEER_CLIENT_ID', 'latchkey-test');
+const CLIENT_SECRET = env('PEER_CLIENT_SECRET', 'latchkey-test-secret');
+const REDIRECT_URIS = env('PEER_REDIRECT_URIS', 'http://127.0.0.1:8080/oauth/callback')
+  .split(',').map((s) => s.trim()).filter(Boolean);
+const ACCESS_TTL = intEnv('PEER_ACCESS_TOKEN_TTL', 3600);
+const REFRESH_TTL = intEnv('PEER_REFRESH_TOKEN_TTL', 86400);
+const ALWAYS_ISSUE_REFRESH = env('PEER_ALWAYS_ISSUE_REFRESH', '1') !== '0';
+const DENY = env('PEER_DENY', '0') === '1';
+
+const TEST_USER = 'test-user';
+const API_SCOPES = ['api:read', 'api:write'];
+
+// ----------------------------------------------------------------- state ---
+const stats = { token_requests: 0, refresh_requests: 0, invalid_grant: 0, by_grant_type: {} };
+const resetStats = () => {
+  stats.token_requests = 0;
+  stats.refresh_requests = 0;
+  stats.invalid_grant = 0;
+  stats.by_grant_type = {};
+};
+
+// --------------------------------------------------------------- listen ---
+// Bind first (port 0), then build the provider: the issuer must contain the port.
+const server = http.createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(0, '127.0.0.1', resolve);
+});
+const { port } = server.address();
+const ISSUER = `http://127.0.0.1:${port}`;
+const API_RESOURCE = `${ISSUER}/api`;
+
+// Fresh signing key per run (only used for ID tokens; access tokens are opaque).
+const signingKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .privateKey.export({ format: 'jwk' });
+signingKey.kid = crypto.randomBytes(8).toString('hex');
+signingKey.use = 'sig';
+signingKey.alg = 'RS256';
+
+const hasApiScope = (scopes) => API_SCOPES.some((s) => scopes.has(s));
+
+const baseClient = {
+  client_secret: CLIENT_SECRET,
+  redirect_uris: REDIRECT_URIS,
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  response_types: ['code'],
+};
+
+const configuration = {
+  clients: [
+    { ...baseClient, client_id: CLIENT_ID, token_endpoint_auth_method: 'client_secret_basic' },
+    { ...baseClient, client_id: `${CLIENT_ID}-post`, token_endpoint_auth_method: 'client_secret_post' },
+  ],
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  clockTolerance: 0,
+  scopes: ['openid', 'offline_access'], // OIDC scopes; api:* belong to the resource server below
+  responseTypes: ['code'],
+  pkce: { required: () => true }, // only S256 exists in oidc-provider 9
+  rotateRefreshToken: true,
+  issueRefreshToken: ALWAYS_ISSUE_REFRESH
+    ? async (ctx, client) => client.grantTypeAllowed('refresh_token')
+    : async (ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+  // With always-issue there is no offline_access, so don't tie tokens to the login session.
+  expiresWithSession: ALWAYS_ISSUE_REFRESH
+    ? async () => false
+    : async (ctx, code) => !code.scopes.has('offline_access'),
+  findAccount: async (ctx, id) => (id === TEST_USER
+    ? { accountId: id, async claims() { return { sub: id }; } }
+    : undefined),
+  interactions: { url: async (ctx, interaction) => `/interaction/${interaction.uid}` },
+  features: {
+    devInteractions: { enabled: false },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    clientCredentials: { enabled: true },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      // Every request (authorize, token, client_credentials) targets our API unless
+      // the client sent an explicit resource parameter.
+      defaultResource: async (ctx, client, oneOf) => oneOf ?? API_RESOURCE,
+      // Use the API as audience when api:* scopes were granted (even with openid).
+      useGrantedResource: async (ctx, model) => hasApiScope(model.scopes),
+      getResourceServerInfo: async (ctx, indicator) => {
+        if (indicator !== API_RESOURCE) throw new errors.InvalidTarget();
+        return {
+          scope: API_SCOPES.join(' '),
+          audience: API_RESOURCE,
+          accessTokenFormat: 'opaque',
+          accessTokenTTL: ACCESS_TTL,
+        };
+      },
+    },
+  },
+  ttl: {
+    AccessToken: ACCESS_TTL,
+    ClientCredentials: ACCESS_TTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: REFRESH_TTL,
+    Interaction: 3600,
+    Session: Math.max(REFRESH_TTL, 14 * 24 * 3600),
+    Grant: Math.max(REFRESH_TTL, 14 * 24 * 3600),
+  },
+  renderError: async (ctx, out) => {
+    ctx.type = 'json';
+    ctx.body = out;
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error:', err));
+
+// ------------------------------------------------------------ middleware ---
+const json = (ctx, status, body, headers = {}) => {
+  ctx.status = status;
+  ctx.type = 'json';
+  ctx.set('Cache-Control', 'no-store');
+  for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+  ctx.body = body;
+};
+
+// Token endpoint counters: observe every POST /token after the provider handled it.
+provider.use(async (ctx, next) => {
+  if (!(ctx.method === 'POST' && ctx.path === '/token')) return next();
+  try {
+    await next();
+  } finally {
+    const gt = ctx.oidc?.params?.grant_type ?? 'unknown';
+    stats.token_requests += 1;
+    stats.by_grant_type[gt] = (stats.by_grant_type[gt] ?? 0) + 1;
+    if (gt === 'refresh_token') stats.refresh_requests += 1;
+    if (ctx.body && typeof ctx.body === 'object' && ctx.body.error === 'invalid_grant') {
+      stats.invalid_grant += 1;
+    }
+  }
+});
+
+// Discovery: also advertise the resource server's scopes.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path.startsWith('/.well-known/') && ctx.body && Array.isArray(ctx.body.scopes_supported)) {
+    ctx.body.scopes_supported = [...new Set([...ctx.body.scopes_supported, ...API_SCOPES])];
+  }
+});
+
+// Our own routes: interaction, protected resource, test counters.
+provider.use(async (ctx, next) => {
+  const { method, path } = ctx;
+
+  if (method === 'GET' && /^\/interaction\/[^/]+$/.test(path)) {
+    let details;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      json(ctx, 400, { error: 'invalid_request', error_description: `interaction: ${err.message}` });
+      return;
+    }
+    const { prompt, params, session, grantId } = details;
+    let result;
+    if (prompt.name === 'login') {
+      result = { login: { accountId: TEST_USER } };
+    } else if (prompt.name === 'consent' && DENY) {
+      result = { error: 'access_denied', error_description: 'denied by test' };
+    } else if (prompt.name === 'consent') {
+      const grant = grantId
+        ? await provider.Grant.find(grantId)
+        : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+      const d = prompt.details;
+      if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+      if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      result = { consent: { grantId: await grant.save() } };
+    } else {
+      result = { error: 'access_denied', error_description: `unsupported prompt ${prompt.name}` };
+    }
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, {
+      mergeWithLastSubmission: false,
+    });
+    ctx.status = 303;
+    ctx.set('Location', returnTo);
+    ctx.body = null;
+    return;
+  }
+
+  if (method === 'GET' && path === '/api/me') {
+    const m = /^Bearer ([^\s]+)$/i.exec(ctx.get('authorization'));
+    const challenge = (e) => ({ 'WWW-Authenticate': `Bearer realm="${API_RESOURCE}", error="${e}"` });
+    if (!m) {
+      json(ctx, 401, { error: 'invalid_token' }, { 'WWW-Authenticate': `Bearer realm="${API_RESOURCE}"` });
+      return;
+    }
+    const value = m[1];
+    const token = (await provider.AccessToken.find(value))
+      ?? (await provider.ClientCredentials.find(value));
+    if (!token || token.isExpired) {
+      json(ctx, 401, { error: 'invalid_token' }, challenge('invalid_token'));
+      return;
+    }
+    const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
+    if (!scopes.has('api:read')) {
+      json(ctx, 403, { error: 'insufficient_scope' }, {
+        'WWW-Authenticate': `Bearer realm="${API_RESOURCE}", error="insufficient_scope", scope="api:read"`,
+      });
+      return;
+    }
+    json(ctx, 200, {
+      sub: token.accountId ?? null,
+      scope: token.scope ?? '',
+      client_id: token.clientId,
+      token_kind: token.kind,
+    });
+    return;
+  }
+
+  if (method === 'GET' && path === '/test/stats') {
+    json(ctx, 200, stats);
+    return;
+  }
+  if (method === 'POST' && path === '/test/reset') {
+    resetStats();
+    json(ctx, 200, stats);
+    return;
+  }
+
+  await next();
+});
+
+server.on('request', provider.callback());
+
+// -------------------------------------------------------------- lifecycle ---
+let stopping = false;
+const stop = (signal) => {
+  if (stopping) return;
+  stopping = true;
+  console.error(`oidc peer: ${signal}, shutting down`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 1000).unref();
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+
+console.error(`oidc peer: issuer ${ISSUER}, client ${CLIENT_ID} (+ ${CLIENT_ID}-post), `
+  + `redirect_uris ${REDIRECT_URIS.join(' ')}, access ttl ${ACCESS_TTL}s, refresh ttl ${REFRESH_TTL}s, `
+  + `always_issue_refresh ${ALWAYS_ISSUE_REFRESH}, deny ${DENY}`);
+process.stdout.write(`${JSON.stringify({ issuer: ISSUER, port })}\n`);
