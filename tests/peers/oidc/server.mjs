@@ -35,6 +35,7 @@ const ACCESS_TTL = intEnv('PEER_ACCESS_TOKEN_TTL', 3600);
 const REFRESH_TTL = intEnv('PEER_REFRESH_TOKEN_TTL', 86400);
 const ALWAYS_ISSUE_REFRESH = env('PEER_ALWAYS_ISSUE_REFRESH', '1') !== '0';
 const DENY = env('PEER_DENY', '0') === '1';
+const STRICT_AUTH_METHOD = env('PEER_STRICT_AUTH_METHOD', '1') !== '0';
 
 const TEST_USER = 'test-user';
 const API_SCOPES = ['api:read', 'api:write'];
@@ -157,7 +158,7 @@ provider.use(async (ctx, next) => {
   try {
     await next();
   } finally {
-    const gt = ctx.oidc?.params?.grant_type ?? 'unknown';
+    const gt = ctx.oidc?.params?.grant_type ?? ctx.state.peerBody?.get('grant_type') ?? 'unknown';
     stats.token_requests += 1;
     stats.by_grant_type[gt] = (stats.by_grant_type[gt] ?? 0) + 1;
     if (gt === 'refresh_token') stats.refresh_requests += 1;
@@ -165,6 +166,55 @@ provider.use(async (ctx, next) => {
       stats.invalid_grant += 1;
     }
   }
+});
+
+// Strict client authentication method. oidc-provider itself treats
+// client_secret_basic and client_secret_post as interchangeable (a client registered
+// with either accepts both). With PEER_STRICT_AUTH_METHOD=1 (default) the peer
+// answers 401 invalid_client when ${CLIENT_ID} sends client_secret in the body or
+// ${CLIENT_ID}-post sends an Authorization: Basic header, so tests can prove the
+// configured method is the one actually used. The body is read here and handed
+// to oidc-provider pre-parsed (it supports req.body; it logs a one-time warning).
+const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/request']);
+provider.use(async (ctx, next) => {
+  if (!(ctx.method === 'POST' && CLIENT_AUTH_PATHS.has(ctx.path) && ctx.is('application/x-www-form-urlencoded'))) {
+    return next();
+  }
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += chunk.length;
+    if (size > 56 * 1024) {
+      json(ctx, 413, { error: 'invalid_request', error_description: 'request entity too large' });
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  const raw = Buffer.concat(chunks).toString('utf8');
+  ctx.req.body = raw;
+  const body = new URLSearchParams(raw);
+  ctx.state.peerBody = body;
+  if (STRICT_AUTH_METHOD) {
+    const authz = ctx.get('authorization');
+    let clientId = body.get('client_id');
+    const usesBasic = /^basic /i.test(authz);
+    if (usesBasic) {
+      try {
+        const decoded = Buffer.from(authz.slice(6).trim(), 'base64').toString('utf8');
+        clientId = decodeURIComponent(decoded.slice(0, decoded.indexOf(':')).replace(/\+/g, ' '));
+      } catch { /* let oidc-provider reject the malformed header */ }
+    }
+    const usesPost = !usesBasic && body.has('client_secret');
+    if ((clientId === CLIENT_ID && usesPost) || (clientId === `${CLIENT_ID}-post` && usesBasic)) {
+      console.error(`oidc peer: rejecting ${clientId} on ${ctx.path}: wrong client auth method (${usesBasic ? 'client_secret_basic' : 'client_secret_post'})`);
+      json(ctx, 401, {
+        error: 'invalid_client',
+        error_description: 'client authentication failed',
+      });
+      return undefined;
+    }
+  }
+  return next();
 });
 
 // Discovery: also advertise the resource server's scopes.
@@ -210,9 +260,8 @@ provider.use(async (ctx, next) => {
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, {
       mergeWithLastSubmission: false,
     });
+    ctx.redirect(returnTo);
     ctx.status = 303;
-    ctx.set('Location', returnTo);
-    ctx.body = null;
     return;
   }
 
@@ -276,5 +325,5 @@ process.on('SIGINT', () => stop('SIGINT'));
 
 console.error(`oidc peer: issuer ${ISSUER}, client ${CLIENT_ID} (+ ${CLIENT_ID}-post), `
   + `redirect_uris ${REDIRECT_URIS.join(' ')}, access ttl ${ACCESS_TTL}s, refresh ttl ${REFRESH_TTL}s, `
-  + `always_issue_refresh ${ALWAYS_ISSUE_REFRESH}, deny ${DENY}`);
+  + `always_issue_refresh ${ALWAYS_ISSUE_REFRESH}, deny ${DENY}, strict_auth_method ${STRICT_AUTH_METHOD}`);
 process.stdout.write(`${JSON.stringify({ issuer: ISSUER, port })}\n`);
