@@ -10,9 +10,11 @@ pub use backend::{Backend, DatabaseUrl};
 pub use error::StoreError;
 pub use models::*;
 pub use sql::SqlStore;
-pub use store::{AccountStore, AppStore, AuthStore, MetaStore, Store, WorkspaceStore};
+pub use store::{AccountStore, AppStore, AuthStore, MetaStore, OAuthStore, Store, WorkspaceStore};
 
 /// The storage traits, for code that calls methods on a `dyn Store`.
 pub mod prelude {
-    pub use crate::store::{AccountStore, AppStore, AuthStore, MetaStore, Store, WorkspaceStore};
+    pub use crate::store::{
+        AccountStore, AppStore, AuthStore, MetaStore, OAuthStore, Store, WorkspaceStore,
+    };
 }

@@ -216,6 +216,14 @@ pub struct Account {
     pub updated_at: i64,
     /// Bumped on every credential change (optimistic concurrency).
     pub version: i64,
+    /// OAuth accounts: the client used, `default` (the operator's) or an `oa_…` id.
+    pub oauth_client: Option<String>,
+    /// Last successful refresh.
+    pub last_refreshed_at: Option<i64>,
+    /// When the scheduler should refresh next.
+    pub next_refresh_at: Option<i64>,
+    /// Consecutive failed refreshes.
+    pub refresh_failures: i64,
 }
 
 impl std::fmt::Debug for Account {
@@ -260,4 +268,69 @@ pub struct Page<T> {
     pub start_cursor: Option<String>,
     /// Cursor to continue from; `None` on the last page.
     pub end_cursor: Option<String>,
+}
+
+/// New OAuth credentials for an account, after a code exchange or a refresh.
+#[derive(Clone)]
+pub struct OAuthUpdate {
+    /// The sealed credentials.
+    pub credentials_ciphertext: Vec<u8>,
+    /// Data key used.
+    pub key_id: i64,
+    /// Granted scopes.
+    pub authorized_scopes: Vec<String>,
+    /// Expiry of the access token.
+    pub expires_at: Option<i64>,
+    /// Next scheduled refresh.
+    pub next_refresh_at: Option<i64>,
+    /// Now.
+    pub now: i64,
+}
+
+/// A failed refresh's effect on the account.
+#[derive(Debug, Clone)]
+pub struct RefreshFailure {
+    /// Still usable?
+    pub healthy: bool,
+    /// Gone for good (must be reconnected)?
+    pub dead: bool,
+    /// Why, for people.
+    pub error: String,
+    /// When to try again (`None`: not automatically).
+    pub next_refresh_at: Option<i64>,
+}
+
+/// A started OAuth connect flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthFlow {
+    /// Row id.
+    pub id: String,
+    /// SHA-256 of the start link's handle.
+    pub handle_hash: String,
+    /// SHA-256 of `state`.
+    pub state_hash: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Member who started it.
+    pub user_id: String,
+    /// App.
+    pub app_slug: String,
+    /// The account to reconnect in place, if any.
+    pub account_id: Option<String>,
+    /// `default` or `oa_…`.
+    pub oauth_client: String,
+    /// Redirect URI sent to the provider (the token request repeats it exactly).
+    pub redirect_uri: String,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// Sealed PKCE verifier.
+    pub verifier_ciphertext: Vec<u8>,
+    /// SHA-256 of the browser binding cookie, once the start link was opened.
+    pub browser_hash: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When the callback consumed it.
+    pub used_at: Option<i64>,
 }

@@ -6,16 +6,22 @@ use async_trait::async_trait;
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, Member, NewApiKey,
-        NewMember, Page, Principal, Workspace,
+        NewMember, OAuthFlow, OAuthUpdate, Page, Principal, RefreshFailure, Workspace,
     },
     StoreError,
 };
 
 /// Everything Latchkey persists. Every method that takes an id of a workspace-owned row also
 /// takes the workspace id and matches both, so an id from another workspace is simply not found.
-pub trait Store: MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore {}
+pub trait Store:
+    MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore + OAuthStore
+{
+}
 
-impl<T> Store for T where T: MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore {}
+impl<T> Store for T where
+    T: MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore + OAuthStore
+{
+}
 
 /// Meta values (the key check), data keys, and liveness.
 #[async_trait]
@@ -157,4 +163,96 @@ pub trait AccountStore: Send + Sync + 'static {
         ciphertext: &[u8],
         key_id: i64,
     ) -> Result<bool, StoreError>;
+}
+
+/// OAuth connect flows, credential replacement, and the refresh lease.
+#[async_trait]
+pub trait OAuthStore: Send + Sync + 'static {
+    /// Stores a started flow.
+    async fn insert_flow(&self, flow: &OAuthFlow) -> Result<(), StoreError>;
+    /// A flow by the hash of its start handle, if unexpired and unused.
+    async fn find_flow_by_handle(
+        &self,
+        handle_hash: &str,
+        now: i64,
+    ) -> Result<Option<OAuthFlow>, StoreError>;
+    /// Binds a flow to the browser that opened its start link; false if another browser did.
+    async fn bind_flow_browser(
+        &self,
+        flow_id: &str,
+        browser_hash: &str,
+    ) -> Result<bool, StoreError>;
+    /// Marks the flow with this state hash used and returns it, exactly once, if unexpired.
+    async fn consume_flow(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<OAuthFlow>, StoreError>;
+    /// Deletes flows that expired before `now`.
+    async fn purge_flows(&self, now: i64) -> Result<u64, StoreError>;
+    /// Replaces an account's OAuth credentials after a reconnect, making `owner_id` its owner
+    /// and resetting its health. [`StoreError::NotFound`] if gone.
+    async fn reconnect_account(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        owner_id: &str,
+        oauth_client: &str,
+        update: &OAuthUpdate,
+    ) -> Result<(), StoreError>;
+    /// Takes the refresh lease of an account until `until` unless another holder's lease is
+    /// still valid at `now`. Returns whether this caller holds it.
+    async fn acquire_refresh_lease(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        lease: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    /// Stores refreshed credentials and releases the lease, only while `lease` is still held.
+    async fn complete_refresh(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        lease: &str,
+        update: &OAuthUpdate,
+    ) -> Result<bool, StoreError>;
+    /// Records a failed refresh and releases the lease.
+    async fn fail_refresh(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        lease: &str,
+        failure: &RefreshFailure,
+    ) -> Result<bool, StoreError>;
+    /// Releases a lease without changing anything else.
+    async fn release_refresh_lease(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        lease: &str,
+    ) -> Result<(), StoreError>;
+    /// Accounts whose scheduled refresh is due at `now` and that nobody is refreshing:
+    /// `(workspace_id, account_id)`.
+    async fn accounts_due_for_refresh(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Records a health change of an account.
+    async fn insert_account_event(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        kind: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// An account's events, oldest first: `(kind, detail)`.
+    async fn list_account_events(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError>;
 }

@@ -7,7 +7,7 @@ use latchkey_domain::{ids, role::Role};
 use latchkey_store::prelude::*;
 use latchkey_store::{
     AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, NewApiKey, NewMember,
-    Principal, Sharing, SqlStore, StoreError, Workspace,
+    OAuthFlow, OAuthUpdate, Principal, RefreshFailure, Sharing, SqlStore, StoreError, Workspace,
 };
 use latchkey_test_db::TestDb;
 
@@ -82,6 +82,10 @@ fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Accoun
         created_at,
         updated_at: created_at,
         version: 1,
+        oauth_client: None,
+        last_refreshed_at: None,
+        next_refresh_at: None,
+        refresh_failures: 0,
     }
 }
 
@@ -476,6 +480,234 @@ async fn resealing_is_optimistic_and_tracks_key_ids() {
             (vec![9], 2, 2)
         );
         assert_eq!(store.count_accounts_not_on_key(2).await.unwrap(), 0);
+    })
+    .await;
+}
+
+fn flow(ws: &str, user: &str, n: u8) -> OAuthFlow {
+    OAuthFlow {
+        id: ids::generate("flow_"),
+        handle_hash: format!("handle-{n}"),
+        state_hash: format!("state-{n}"),
+        workspace_id: ws.into(),
+        user_id: user.into(),
+        app_slug: "github".into(),
+        account_id: None,
+        oauth_client: "default".into(),
+        redirect_uri: "https://lk.test/oauth/callback".into(),
+        scopes: vec!["repo".into(), "read:user".into()],
+        verifier_ciphertext: vec![1, 2, 3],
+        browser_hash: None,
+        created_at: 100,
+        expires_at: 700,
+        used_at: None,
+    }
+}
+
+#[tokio::test]
+async fn oauth_flows_are_bound_once_and_consumed_once() {
+    on_every_backend(|store, label| async move {
+        let (ws, owner) = workspace(&store, "acme").await;
+        let f = flow(&ws.id, &owner, 1);
+        store.insert_flow(&f).await.unwrap();
+        assert_eq!(
+            store.find_flow_by_handle("handle-1", 200).await.unwrap(),
+            Some(f.clone()),
+            "{label}"
+        );
+        assert_eq!(
+            store.find_flow_by_handle("handle-1", 700).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert!(store.bind_flow_browser(&f.id, "browser-a").await.unwrap());
+        assert!(
+            !store.bind_flow_browser(&f.id, "browser-b").await.unwrap(),
+            "first browser wins"
+        );
+        assert_eq!(
+            store.consume_flow("state-1", 800).await.unwrap(),
+            None,
+            "expired flows are not consumed"
+        );
+        let used = store.consume_flow("state-1", 300).await.unwrap().unwrap();
+        assert_eq!(
+            (used.browser_hash.as_deref(), used.used_at),
+            (Some("browser-a"), Some(300))
+        );
+        assert_eq!(used.scopes, vec!["repo", "read:user"]);
+        assert_eq!(
+            store.consume_flow("state-1", 301).await.unwrap(),
+            None,
+            "single use"
+        );
+        assert_eq!(
+            store.find_flow_by_handle("handle-1", 302).await.unwrap(),
+            None,
+            "used flows cannot restart"
+        );
+        store.insert_flow(&flow(&ws.id, &owner, 2)).await.unwrap();
+        assert_eq!(store.purge_flows(701).await.unwrap(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
+    on_every_backend(|store, label| async move {
+        let (ws, owner) = workspace(&store, "acme").await;
+        store.insert_data_key(1, &[1], 1).await.unwrap();
+        let mut a = account(&ws.id, Some(&owner), "oauth", 1);
+        a.next_refresh_at = Some(50);
+        store.insert_account(&a).await.unwrap();
+        assert_eq!(
+            store.accounts_due_for_refresh(60, 10).await.unwrap(),
+            vec![(ws.id.clone(), a.id.clone())],
+            "{label}"
+        );
+        assert!(store
+            .acquire_refresh_lease(&ws.id, &a.id, "lease-1", 60, 90)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .acquire_refresh_lease(&ws.id, &a.id, "lease-2", 61, 91)
+                .await
+                .unwrap(),
+            "held"
+        );
+        assert!(
+            store
+                .accounts_due_for_refresh(61, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased accounts are not due"
+        );
+        let update = OAuthUpdate {
+            credentials_ciphertext: vec![7],
+            key_id: 1,
+            authorized_scopes: vec!["api:read".into()],
+            expires_at: Some(1000),
+            next_refresh_at: Some(900),
+            now: 62,
+        };
+        assert!(
+            !store
+                .complete_refresh(&ws.id, &a.id, "lease-2", &update)
+                .await
+                .unwrap(),
+            "only the holder writes"
+        );
+        assert!(store
+            .complete_refresh(&ws.id, &a.id, "lease-1", &update)
+            .await
+            .unwrap());
+        let after = store.get_account(&ws.id, &a.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                after.version,
+                after.expires_at,
+                after.last_refreshed_at,
+                after.next_refresh_at
+            ),
+            (2, Some(1000), Some(62), Some(900))
+        );
+        assert_eq!(after.authorized_scopes, vec!["api:read"]);
+        assert!(
+            !store
+                .complete_refresh(&ws.id, &a.id, "lease-1", &update)
+                .await
+                .unwrap(),
+            "a lease is used once"
+        );
+
+        // An expired lease can be taken over.
+        assert!(store
+            .acquire_refresh_lease(&ws.id, &a.id, "lease-3", 100, 130)
+            .await
+            .unwrap());
+        assert!(store
+            .acquire_refresh_lease(&ws.id, &a.id, "lease-4", 131, 160)
+            .await
+            .unwrap());
+        let failure = RefreshFailure {
+            healthy: false,
+            dead: false,
+            error: "provider down".into(),
+            next_refresh_at: Some(200),
+        };
+        assert!(
+            !store
+                .fail_refresh(&ws.id, &a.id, "lease-3", &failure)
+                .await
+                .unwrap(),
+            "the stale holder is fenced off"
+        );
+        assert!(store
+            .fail_refresh(&ws.id, &a.id, "lease-4", &failure)
+            .await
+            .unwrap());
+        let after = store.get_account(&ws.id, &a.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                after.healthy,
+                after.refresh_failures,
+                after.error.as_deref()
+            ),
+            (false, 1, Some("provider down"))
+        );
+        store
+            .acquire_refresh_lease(&ws.id, &a.id, "lease-5", 300, 330)
+            .await
+            .unwrap();
+        store
+            .release_refresh_lease(&ws.id, &a.id, "lease-5")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .acquire_refresh_lease(&ws.id, &a.id, "lease-6", 301, 331)
+                .await
+                .unwrap(),
+            "released"
+        );
+
+        store
+            .reconnect_account(&ws.id, &a.id, &owner, "oa_custom", &update)
+            .await
+            .unwrap();
+        let after = store.get_account(&ws.id, &a.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                after.healthy,
+                after.refresh_failures,
+                after.oauth_client.as_deref()
+            ),
+            (true, 0, Some("oa_custom"))
+        );
+        assert!(matches!(
+            store
+                .reconnect_account("o_other", &a.id, &owner, "default", &update)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        store
+            .insert_account_event(&ws.id, &a.id, "ACCOUNT_UNHEALTHY", Some("provider down"), 5)
+            .await
+            .unwrap();
+        store
+            .insert_account_event(&ws.id, &a.id, "ACCOUNT_HEALTHY", None, 6)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list_account_events(&ws.id, &a.id).await.unwrap(),
+            vec![
+                ("ACCOUNT_UNHEALTHY".into(), Some("provider down".into())),
+                ("ACCOUNT_HEALTHY".into(), None)
+            ]
+        );
     })
     .await;
 }

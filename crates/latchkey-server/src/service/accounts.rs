@@ -113,6 +113,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         version: 1,
+        oauth_client: None,
+        last_refreshed_at: None,
+        next_refresh_at: None,
+        refresh_failures: 0,
     };
     ctx.store.insert_account(&account).await?;
     tracing::info!(account.id = %account.id, app = %account.app_slug, check = check.status, "account connected");

@@ -14,7 +14,7 @@ use crate::{models::*, store::AccountStore, StoreError};
 impl AccountStore for SqlStore {
     async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         ))
         .bind(&a.id)
         .bind(&a.workspace_id)
@@ -32,6 +32,10 @@ impl AccountStore for SqlStore {
         .bind(a.created_at)
         .bind(a.updated_at)
         .bind(a.version)
+        .bind(&a.oauth_client)
+        .bind(a.last_refreshed_at)
+        .bind(a.next_refresh_at)
+        .bind(a.refresh_failures)
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::from_sqlx(e, "account"))?;

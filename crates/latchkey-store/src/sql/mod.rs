@@ -5,6 +5,7 @@ mod apps;
 mod auth;
 mod cursor;
 mod meta;
+mod oauth;
 mod rows;
 mod workspaces;
 

@@ -6,7 +6,8 @@ use crate::models::{Account, ApiClient, AppRequest, CustomApp, Member, Sharing, 
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, workspace_id, app_slug, name, owner_id, sharing, \
     credentials_ciphertext, key_id, healthy, dead, error, authorized_scopes, expires_at, \
-    created_at, updated_at, version";
+    created_at, updated_at, version, oauth_client, last_refreshed_at, next_refresh_at, \
+    refresh_failures";
 
 pub(crate) fn split_scopes(joined: &str) -> Vec<String> {
     joined.split_whitespace().map(str::to_owned).collect()
@@ -145,6 +146,10 @@ pub(crate) struct AccountRow {
     created_at: i64,
     updated_at: i64,
     version: i64,
+    oauth_client: Option<String>,
+    last_refreshed_at: Option<i64>,
+    next_refresh_at: Option<i64>,
+    refresh_failures: i64,
 }
 
 impl From<AccountRow> for Account {
@@ -166,6 +171,10 @@ impl From<AccountRow> for Account {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+            oauth_client: r.oauth_client,
+            last_refreshed_at: r.last_refreshed_at,
+            next_refresh_at: r.next_refresh_at,
+            refresh_failures: r.refresh_failures,
         }
     }
 }
