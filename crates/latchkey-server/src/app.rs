@@ -9,7 +9,7 @@ use latchkey_store::{SqlStore, Store};
 
 use crate::{
     cache::Caches, catalog::Catalog, config::Config, metrics::Metrics, outbound::Outbound,
-    vault::Vault,
+    vault::Vault, vault::VaultError,
 };
 
 /// The application: configuration, storage, vault, catalog and the outbound HTTP client.
@@ -88,6 +88,15 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("could not create the data directory {}", dir.display()))
 }
 
+/// Where the master key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// Configuration (environment, key file, or the data directory's existing `master.key`).
+    Configured,
+    /// Generated just now at this path (first start).
+    Generated(std::path::PathBuf),
+}
+
 /// Finds the master key: `LATCHKEY_MASTER_KEY`, else `LATCHKEY_MASTER_KEY_FILE`, else
 /// `<data dir>/master.key`; on the very first start (no key check stored yet) and when allowed,
 /// generates that file with mode 0600 and says so loudly.
@@ -98,20 +107,23 @@ pub async fn resolve_master_key(
     config: &Config,
     store: &dyn Store,
     policy: KeyPolicy,
-) -> anyhow::Result<MasterKey> {
+) -> anyhow::Result<(MasterKey, KeySource)> {
     if config.master_key.is_some() && config.master_key_file.is_some() {
         anyhow::bail!("set only one of LATCHKEY_MASTER_KEY and LATCHKEY_MASTER_KEY_FILE");
     }
     if let Some(key) = &config.master_key {
-        return MasterKey::from_base64(key).context("LATCHKEY_MASTER_KEY is invalid");
+        let key = MasterKey::from_base64(key).context("LATCHKEY_MASTER_KEY is invalid")?;
+        return Ok((key, KeySource::Configured));
     }
     if let Some(file) = &config.master_key_file {
-        return MasterKey::from_file(file).context("LATCHKEY_MASTER_KEY_FILE is invalid");
+        let key = MasterKey::from_file(file).context("LATCHKEY_MASTER_KEY_FILE is invalid")?;
+        return Ok((key, KeySource::Configured));
     }
     let default_file = config.data_dir.join("master.key");
     if default_file.exists() {
-        return MasterKey::from_file(&default_file)
-            .context("the data directory's master.key is invalid");
+        let key = MasterKey::from_file(&default_file)
+            .context("the data directory's master.key is invalid")?;
+        return Ok((key, KeySource::Configured));
     }
     let initialised = Vault::is_initialised(store).await?;
     if initialised || policy == KeyPolicy::RequireExisting {
@@ -122,15 +134,42 @@ pub async fn resolve_master_key(
     }
     let key = MasterKey::generate_file(&default_file)?;
     let banner = "*".repeat(78);
-    tracing::warn!(
-        "\n{banner}\n  NEW MASTER KEY GENERATED: {}\n  Every stored credential is encrypted with it. Back it up now and keep it\n  apart from the database: without it, nothing stored can ever be decrypted.\n  For production, set LATCHKEY_MASTER_KEY or LATCHKEY_MASTER_KEY_FILE instead.\n{banner}",
-        default_file.display()
-    );
+    // Once for people (always on the terminal), once for log collectors.
     eprintln!(
-        "\n{banner}\n  NEW MASTER KEY GENERATED: {}\n  Back it up now; without it no stored credential can be decrypted.\n{banner}\n",
+        "\n{banner}\n  NEW MASTER KEY GENERATED: {}\n  Every stored credential is encrypted with it. Back it up now and keep it\n  apart from the database: without it, nothing stored can ever be decrypted.\n  For production, set LATCHKEY_MASTER_KEY or LATCHKEY_MASTER_KEY_FILE instead.\n{banner}\n",
         default_file.display()
     );
-    Ok(key)
+    tracing::warn!(path = %default_file.display(), "new master key generated; back it up");
+    Ok((key, KeySource::Generated(default_file)))
+}
+
+/// Finds the master key and builds the app. If the key was generated just now but another
+/// instance initialised the database first (two first starts racing on PostgreSQL), the stray
+/// key file is removed again so the next start does not trip over it.
+///
+/// # Errors
+/// As [`resolve_master_key`] and [`App::build`].
+pub async fn open_app(
+    config: Config,
+    store: Arc<dyn Store>,
+    policy: KeyPolicy,
+) -> anyhow::Result<App> {
+    let (master, source) = resolve_master_key(&config, &*store, policy).await?;
+    match App::build(config, store, master).await {
+        Ok(app) => Ok(app),
+        Err(e) => {
+            // Only when the database belongs to another key: after any other failure the
+            // database may already be sealed with the new key, which must then be kept.
+            let lost_race = matches!(
+                e.downcast_ref::<VaultError>(),
+                Some(VaultError::WrongMasterKey)
+            );
+            if let (KeySource::Generated(path), true) = (source, lost_race) {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(e)
+        }
+    }
 }
 
 impl App {

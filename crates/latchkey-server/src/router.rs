@@ -91,7 +91,7 @@ pub fn build_router(app: Arc<App>) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(60)))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
@@ -180,7 +180,8 @@ fn json_shape(response: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => {
             ("method_not_allowed", "method not allowed on this route")
         }
-        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
+        StatusCode::SERVICE_UNAVAILABLE => ("timeout", "the request took too long"),
+        StatusCode::BAD_REQUEST => ("invalid_request", "the request is malformed"),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
         _ => ("error", "request failed"),
     };

@@ -24,7 +24,8 @@ pub enum VaultError {
     /// The master key does not match the database.
     #[error(
         "the master key does not match this database (it was created with a different key). \
-         Start with the original LATCHKEY_MASTER_KEY / LATCHKEY_MASTER_KEY_FILE"
+         Start with the original key: LATCHKEY_MASTER_KEY, LATCHKEY_MASTER_KEY_FILE, or the \
+         data directory's master.key, in that order of precedence"
     )]
     WrongMasterKey,
     /// A stored secret failed to decrypt (tampered, moved, or unknown key).
@@ -210,14 +211,23 @@ impl Vault {
         }
     }
 
-    /// Seals credentials for an account row. Returns the blob and the key id used.
+    /// Seals credentials for an account row with the newest data key. A key added by a
+    /// rotation in another process is picked up first (one cheap query per write), so nothing
+    /// new is sealed with a key being rotated away. Returns the blob and the key id used.
     pub async fn seal(
         &self,
         workspace_id: &str,
         account_id: &str,
         credentials: &Credentials,
     ) -> (Vec<u8>, i64) {
-        let keyring = self.current().await;
+        let mut keyring = self.current().await;
+        let newest = self.store.max_data_key_id().await.unwrap_or(0);
+        if newest > i64::from(keyring.current_key_id()) {
+            // Best effort: if the reload fails, sealing with the current key is still correct.
+            if self.reload().await.is_ok() {
+                keyring = self.current().await;
+            }
+        }
         let plain = credentials.to_sealable();
         let blob = keyring.encrypt(record(workspace_id, account_id), &plain);
         (blob, i64::from(keyring.current_key_id()))

@@ -106,6 +106,8 @@ struct OwnerView<'a> {
 pub(crate) struct AccountView<'a> {
     id: &'a str,
     name: &'a str,
+    /// Connect accounts only (the end user's id); absent on workspace accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     external_id: Option<&'a str>,
     healthy: bool,
     dead: bool,

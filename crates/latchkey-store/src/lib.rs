@@ -10,6 +10,12 @@ pub use backend::{Backend, DatabaseUrl};
 pub use error::StoreError;
 pub use models::*;
 pub use sql::SqlStore;
+
+/// Whether `cursor` is a pagination cursor this store produced (for a 400 on anything else).
+#[must_use]
+pub fn is_valid_cursor(cursor: &str) -> bool {
+    sql::cursor::decode(cursor).is_some()
+}
 pub use store::{AccountStore, AppStore, AuthStore, MetaStore, OAuthStore, Store, WorkspaceStore};
 
 /// The storage traits, for code that calls methods on a `dyn Store`.

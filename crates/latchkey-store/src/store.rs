@@ -34,6 +34,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn put_meta_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
     /// All data keys: `(id, wrapped key)`.
     async fn list_data_keys(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+    /// Sets a meta value, replacing any.
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Deletes a meta value.
+    async fn delete_meta(&self, key: &str) -> Result<(), StoreError>;
+    /// The highest data key id (0 when there is none).
+    async fn max_data_key_id(&self) -> Result<i64, StoreError>;
     /// Adds a data key; [`StoreError::Conflict`] if the id is taken (another instance rotated).
     async fn insert_data_key(&self, id: i64, wrapped: &[u8], now: i64) -> Result<(), StoreError>;
 }
@@ -145,10 +151,12 @@ pub trait AccountStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Deletes an account; [`StoreError::NotFound`] if it is not in the workspace.
     async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError>;
-    /// Accounts whose credentials are sealed with a key other than `key_id`, for re-encryption.
+    /// Accounts whose credentials are sealed with a key other than `key_id`, for re-encryption,
+    /// in id order after `after_id` (`""` to start).
     async fn accounts_not_on_key(
         &self,
         key_id: i64,
+        after_id: &str,
         limit: u32,
     ) -> Result<Vec<Account>, StoreError>;
     /// How many accounts are sealed with a key other than `key_id`.

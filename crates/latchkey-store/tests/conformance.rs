@@ -113,6 +113,15 @@ async fn meta_and_data_keys() {
         ));
         let keys = store.list_data_keys().await.unwrap();
         assert_eq!(keys, vec![(1, vec![7; 60]), (2, vec![8; 60])]);
+        assert_eq!(store.max_data_key_id().await.unwrap(), 2);
+        store.put_meta("rotation", b"3").await.unwrap();
+        store.put_meta("rotation", b"4").await.unwrap();
+        assert_eq!(
+            store.get_meta("rotation").await.unwrap(),
+            Some(b"4".to_vec())
+        );
+        store.delete_meta("rotation").await.unwrap();
+        assert_eq!(store.get_meta("rotation").await.unwrap(), None);
     })
     .await;
 }
@@ -462,7 +471,18 @@ async fn resealing_is_optimistic_and_tracks_key_ids() {
         let a = account(&ws.id, Some(&owner), "a", 1);
         store.insert_account(&a).await.unwrap();
         assert_eq!(store.count_accounts_not_on_key(2).await.unwrap(), 1);
-        assert_eq!(store.accounts_not_on_key(2, 10).await.unwrap()[0].id, a.id);
+        assert_eq!(
+            store.accounts_not_on_key(2, "", 10).await.unwrap()[0].id,
+            a.id
+        );
+        assert!(
+            store
+                .accounts_not_on_key(2, &a.id, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "pages by id"
+        );
         assert!(
             !store
                 .reseal_account(&ws.id, &a.id, 7, &[9], 2)

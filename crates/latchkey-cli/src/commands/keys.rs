@@ -48,18 +48,32 @@ pub(crate) async fn run(global: &Global, cmd: KeysCommand) -> anyhow::Result<()>
             };
             let report = rotation::rotate(&*app.store, &app.vault, &progress).await?;
             bar.finish_and_clear();
+            let failed = report.failed;
             output::print(
                 global.json,
-                &json!({ "key_id": report.key_id, "reencrypted": report.reencrypted, "resumed": report.resumed }),
+                &json!({
+                    "key_id": report.key_id,
+                    "reencrypted": report.reencrypted,
+                    "resumed": report.resumed,
+                    "failed": report.failed,
+                }),
                 || {
                     format!(
-                        "{} data key {}: {} account(s) re-encrypted. Running servers pick the new key up within a minute.",
+                        "{} data key {}: {} account(s) re-encrypted{}. Running servers use the new key for new writes at once.",
                         if report.resumed { "Resumed rotation to" } else { "Rotated to" },
                         report.key_id,
-                        report.reencrypted
+                        report.reencrypted,
+                        if report.failed > 0 {
+                            format!("; {} could not be decrypted (see the log) — run again after fixing them", report.failed)
+                        } else {
+                            String::new()
+                        }
                     )
                 },
             );
+            if failed > 0 {
+                return Err(crate::output::AlreadyReported.into());
+            }
             Ok(())
         }
     }

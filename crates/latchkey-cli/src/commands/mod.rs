@@ -10,7 +10,7 @@ pub(crate) mod serve;
 use std::sync::Arc;
 
 use latchkey_server::{
-    app::{connect_store, resolve_master_key, KeyPolicy},
+    app::{connect_store, open_app, KeyPolicy},
     config::{Config, Overrides},
     telemetry, App,
 };
@@ -43,6 +43,5 @@ pub(crate) async fn store(global: &Global) -> anyhow::Result<(Config, SqlStore)>
 pub(crate) async fn app(global: &Global, policy: KeyPolicy) -> anyhow::Result<Arc<App>> {
     let (config, store) = store(global).await?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let master = resolve_master_key(&config, &*store, policy).await?;
-    Ok(Arc::new(App::build(config, store, master).await?))
+    Ok(Arc::new(open_app(config, store, policy).await?))
 }

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use latchkey_server::{
-    app::{connect_store, resolve_master_key, KeyPolicy},
+    app::{connect_store, open_app, KeyPolicy},
     build_router, clock,
     config::Config,
     App,
@@ -21,9 +21,8 @@ pub(crate) async fn run(global: &Global, listen: Option<SocketAddr>) -> anyhow::
     }
     let store = Arc::new(connect_store(&config).await?);
     let dyn_store: Arc<dyn Store> = store.clone();
-    let master = resolve_master_key(&config, &*dyn_store, KeyPolicy::GenerateOnFirstStart).await?;
     let listen = config.listen;
-    let app = Arc::new(App::build(config, dyn_store, master).await?);
+    let app = Arc::new(open_app(config, dyn_store, KeyPolicy::GenerateOnFirstStart).await?);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("could not listen on {listen}"))?;

@@ -88,7 +88,8 @@ struct Created<'a> {
     check: &'a CheckResult,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/accounts`. Deliberately not `Debug`: `cfmap` holds secrets.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBody {
     app: String,

@@ -185,6 +185,11 @@ pub fn authenticated_request(
     let base = render(&request.base_url)?;
     let url = format!("{}{}", base.trim_end_matches('/'), path);
     let url = url::Url::parse(&url).map_err(|_| "the app's base URL is invalid".to_owned())?;
+    // Field values are spliced into the base URL (e.g. a subdomain); whatever they contain, the
+    // credentials may only go to the app's allowed domains (SECURITY.md T-26).
+    if !host_allowed(&url, &request.allowed_domains) {
+        return Err("the request would leave the app's allowed domains".to_owned());
+    }
     let mut builder = http.request(method, url).map_err(|e| e.to_string())?;
     for (name, value) in &request.headers {
         builder = builder.header(name, render(value)?);
@@ -205,6 +210,30 @@ pub fn authenticated_request(
         );
     }
     Ok(builder)
+}
+
+/// Whether `url` has no user info and its host is one of `allowed` (`*.example.com` allows
+/// subdomains of example.com, not example.com itself).
+#[must_use]
+pub fn host_allowed(url: &url::Url, allowed: &[String]) -> bool {
+    if !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    allowed.iter().any(|domain| {
+        let domain = domain.to_ascii_lowercase();
+        match domain.strip_prefix("*.") {
+            Some(parent) => {
+                host.len() > parent.len() + 1
+                    && host.ends_with(parent)
+                    && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
+            }
+            None => host == domain,
+        }
+    })
 }
 
 /// Runs the app's `[test]` request with `credentials`.
@@ -261,6 +290,26 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn hosts_must_be_allowed_domains() {
+        let allowed = vec!["api.example.com".to_owned(), "*.zendesk.com".to_owned()];
+        let ok = |u: &str| host_allowed(&url::Url::parse(u).unwrap(), &allowed);
+        assert!(ok("https://api.example.com/v1"));
+        assert!(ok("https://acme.zendesk.com/api/v2"));
+        assert!(ok("https://API.EXAMPLE.COM./x"));
+        for bad in [
+            "https://zendesk.com/",
+            "https://evilzendesk.com/",
+            "https://169.254.169.254/#.zendesk.com",
+            "https://evil.com/?.zendesk.com",
+            "https://acme.zendesk.com@evil.com/",
+            "https://user:pw@api.example.com/",
+            "https://api.example.com.evil.com/",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn credential_checks_obey_the_egress_policy() {

@@ -20,8 +20,7 @@ use crate::{
     App,
 };
 
-/// Input of `POST /v1/accounts`.
-#[derive(Debug)]
+/// Input of `POST /v1/accounts`. `Debug` omits the field values, which are secrets.
 pub struct NewAccount {
     /// App slug or id.
     pub app: String,
@@ -31,6 +30,17 @@ pub struct NewAccount {
     pub cfmap: BTreeMap<String, String>,
     /// Skip the app's credential check.
     pub skip_check: bool,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("app", &self.app)
+            .field("name", &self.name)
+            .field("cfmap_fields", &self.cfmap.keys().collect::<Vec<_>>())
+            .field("skip_check", &self.skip_check)
+            .finish()
+    }
 }
 
 /// An account with what the API shows next to it.
@@ -199,6 +209,7 @@ async fn details(
         .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
         .await?;
     let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
+        tracing::info!(account.id = %account.id, "credentials read");
         Some(open_credentials(ctx, &account).await?)
     } else {
         None
@@ -230,9 +241,6 @@ pub async fn get(
             Operation::View
         },
     )?;
-    if with_credentials {
-        tracing::info!(account.id = %account.id, "credentials read");
-    }
     details(ctx, caller, account, with_credentials).await
 }
 
@@ -261,6 +269,13 @@ pub async fn list(
     params: ListParams,
 ) -> Result<Page<AccountDetails>, ServiceError> {
     caller.require_scope("accounts:read")?;
+    if params
+        .after
+        .as_deref()
+        .is_some_and(|c| !latchkey_store::is_valid_cursor(c))
+    {
+        return Err(ValidationError::new("after", "is not a cursor from this API").into());
+    }
     let app_slug = match &params.app {
         Some(key) => Some(
             resolve_app(ctx, caller.workspace_id(), key)

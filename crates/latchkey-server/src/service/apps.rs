@@ -21,7 +21,7 @@ pub async fn create_custom_app(
     caller: &Caller,
     body: serde_json::Value,
 ) -> Result<CatalogApp, ServiceError> {
-    caller.require_admin("apps:write")?;
+    caller.require_admin()?;
     let definition: AppDefinition =
         serde_json::from_value(body).map_err(|e| ValidationError::new("app", e.to_string()))?;
     definition.validate(false)?;
@@ -120,6 +120,6 @@ pub async fn list_app_requests(
     ctx: &App,
     caller: &Caller,
 ) -> Result<Vec<AppRequest>, ServiceError> {
-    caller.require_admin("apps:read")?;
+    caller.require_admin()?;
     Ok(ctx.store.list_app_requests(caller.workspace_id()).await?)
 }

@@ -108,17 +108,20 @@ impl Caller {
         }
     }
 
-    /// Checks the caller may act as an admin.
+    /// Checks the caller is a workspace owner or admin. API clients never are: they act for
+    /// the workspace, not as a member, whatever their scopes.
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`].
-    pub fn require_admin(&self, scope: &str) -> Result<(), ServiceError> {
+    pub fn require_admin(&self) -> Result<(), ServiceError> {
         match &self.0 {
             Principal::Member { role, .. } if role.is_admin() => Ok(()),
             Principal::Member { .. } => Err(ServiceError::Forbidden(
                 "only workspace admins may do this".into(),
             )),
-            Principal::Client { .. } => self.require_scope(scope),
+            Principal::Client { .. } => Err(ServiceError::Forbidden(
+                "this operation needs an admin's API key, not an API client".into(),
+            )),
         }
     }
 

@@ -211,6 +211,8 @@ async fn listing_paginates_with_a_null_end_cursor_and_filters() {
         assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("limit")));
         let (status, _) = t.get("/v1/accounts?limit=101", &owner.key).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = t.get("/v1/accounts?after=not-a-cursor", &owner.key).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("after")));
         t
     })
     .await;

@@ -96,6 +96,11 @@ async fn admins_add_custom_apps_to_their_workspace_only() {
             "request": {"base_url": "https://api.other.test", "allowed_domains": ["api.other.test"], "headers": {"X-Token": "{{token}}"}}});
         let (status, _) = t.post("/v1/apps", &member.key, definition.clone()).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        let client = t.client_token(&owner, "*").await;
+        let (status, body) = t.post("/v1/apps", &client, definition.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "API clients are never admins: {body}");
+        let (status, _) = t.get("/v1/app_requests", &client).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, _) = t.post("/v1/apps", &owner.key, definition.clone()).await;
         assert_eq!(status, StatusCode::CREATED);
         let (status, _) = t.post("/v1/apps", &owner.key, definition.clone()).await;

@@ -166,15 +166,22 @@ async fn key_rotation_reencrypts_everything_and_can_resume() {
                 (StatusCode::OK, Some(secret.as_str()))
             );
         }
-        // An interrupted rotation: the key was added but no row re-encrypted yet.
+        // An interrupted rotation: the key was added and recorded as the target, no row
+        // re-encrypted yet. Running again resumes it rather than adding another key.
         let added = t.app.vault.add_data_key().await.unwrap();
         assert_eq!(added, 3);
+        t.app.store.put_meta("rotation_target", b"3").await.unwrap();
         let report = rotation::rotate(&*t.app.store, &t.app.vault, &|_, _| {})
             .await
             .unwrap();
         assert_eq!(
-            (report.key_id, report.reencrypted, report.resumed),
-            (3, 5, true)
+            (
+                report.key_id,
+                report.reencrypted,
+                report.resumed,
+                report.failed
+            ),
+            (3, 5, true, 0)
         );
         for (id, secret) in &ids {
             let (_, body) = t
@@ -188,6 +195,22 @@ async fn key_rotation_reencrypts_everything_and_can_resume() {
                 Some(secret.as_str())
             );
         }
+        // A finished rotation leaves no target: the next run adds a key.
+        assert_eq!(t.app.store.get_meta("rotation_target").await.unwrap(), None);
+        let report = rotation::rotate(&*t.app.store, &t.app.vault, &|_, _| {})
+            .await
+            .unwrap();
+        assert_eq!((report.key_id, report.resumed), (4, false));
+        // New writes use the newest key even before the periodic reload.
+        let id = t.connect(&owner, "After", "secret-after").await;
+        let row = t
+            .app
+            .store
+            .get_account(&owner.workspace_id, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.key_id, 4);
         t
     })
     .await;

@@ -149,6 +149,19 @@ impl TestApp {
         }
     }
 
+    /// An access token of a new API client of the member's workspace with `scopes`.
+    pub async fn client_token(&self, of: &Member, scopes: &str) -> String {
+        let (client, secret) =
+            provisioning::create_api_client(&*self.app.store, &of.workspace_id, "test", scopes)
+                .await
+                .unwrap();
+        let token =
+            provisioning::issue_access_token(&*self.app.store, &client.id, &secret, None, 3600)
+                .await
+                .unwrap();
+        token.access_token.expose_secret().to_owned()
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -178,13 +178,15 @@ impl AccountStore for SqlStore {
     async fn accounts_not_on_key(
         &self,
         key_id: i64,
+        after_id: &str,
         limit: u32,
     ) -> Result<Vec<Account>, StoreError> {
         Ok(sqlx::query_as::<_, AccountRow>(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key_id <> $1 ORDER BY id LIMIT {}",
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key_id <> $1 AND id > $2 ORDER BY id LIMIT {}",
             limit.clamp(1, 1000)
         ))
         .bind(key_id)
+        .bind(after_id)
         .fetch_all(&self.pool)
         .await?
         .into_iter()

@@ -51,4 +51,28 @@ impl MetaStore for SqlStore {
             .map_err(|e| StoreError::from_sqlx(e, "data key"))?;
         Ok(())
     }
+
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM meta WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn max_data_key_id(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS n FROM data_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(sqlx::Row::try_get(&row, "n")?)
+    }
 }

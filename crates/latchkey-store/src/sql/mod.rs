@@ -3,7 +3,7 @@
 mod accounts;
 mod apps;
 mod auth;
-mod cursor;
+pub(crate) mod cursor;
 mod meta;
 mod oauth;
 mod rows;
