@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, and every test (unit, property, storage
-# conformance, HTTP integration, CLI end to end).
+# conformance, HTTP integration, OAuth against a real authorization server, CLI end to end).
+# Needs Node.js (for the OAuth peer, installed here from the npm registry).
 #
 # The PostgreSQL half of the suite runs when LATCHKEY_TEST_POSTGRES_URL points at a server
 # where the user may create databases, e.g.
@@ -14,6 +15,9 @@ if [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ]; then
 else
   echo "==> LATCHKEY_TEST_POSTGRES_URL not set: running the SQLite half only"
 fi
+
+echo "==> installing the OAuth test peer (oidc-provider, tests/peers/oidc)"
+npm ci --prefix tests/peers/oidc --no-audit --no-fund --loglevel=error
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -80,6 +80,67 @@ pub struct Config {
     /// Local address outbound connections are made from.
     #[serde(default)]
     pub egress_bind: Option<std::net::IpAddr>,
+    /// The operator's default OAuth client per app slug (`[oauth_clients.<slug>]` in the file;
+    /// `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID` / `_CLIENT_SECRET` in the environment, read by
+    /// [`crate::service::oauth::clients`]).
+    #[serde(default)]
+    pub oauth_clients: std::collections::BTreeMap<String, OAuthClientConfig>,
+    /// Clients from `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID/_SECRET`, keyed by the upper-cased slug.
+    #[serde(skip)]
+    pub oauth_clients_from_env: std::collections::BTreeMap<String, OAuthClientConfig>,
+}
+
+/// `my-app.v2` → `MY_APP_V2`: how a slug appears in `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID`.
+#[must_use]
+pub fn env_slug(slug: &str) -> String {
+    slug.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Collects `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID` / `_CLIENT_SECRET` pairs (both must be set).
+fn oauth_clients_from_env(
+    vars: impl Iterator<Item = (String, String)>,
+) -> std::collections::BTreeMap<String, OAuthClientConfig> {
+    let mut ids = std::collections::BTreeMap::new();
+    let mut secrets = std::collections::BTreeMap::new();
+    for (key, value) in vars {
+        let Some(rest) = key.strip_prefix("LATCHKEY_OAUTH_") else {
+            continue;
+        };
+        if let Some(slug) = rest.strip_suffix("_CLIENT_ID") {
+            ids.insert(slug.to_owned(), value);
+        } else if let Some(slug) = rest.strip_suffix("_CLIENT_SECRET") {
+            secrets.insert(slug.to_owned(), SecretString::from(value));
+        }
+    }
+    ids.into_iter()
+        .filter_map(|(slug, client_id)| {
+            let client_secret = secrets.remove(&slug)?;
+            Some((
+                slug,
+                OAuthClientConfig {
+                    client_id,
+                    client_secret,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// One configured OAuth client.
+#[derive(Deserialize)]
+pub struct OAuthClientConfig {
+    /// The client id registered with the provider.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: SecretString,
 }
 
 impl std::fmt::Debug for Config {
@@ -185,6 +246,8 @@ impl Config {
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let mut config = config;
+        config.oauth_clients_from_env = oauth_clients_from_env(std::env::vars());
         config.validate()?;
         Ok(config)
     }
@@ -241,6 +304,15 @@ impl Config {
         }
     }
 
+    /// The operator's default OAuth client for an app slug: the config file first, then the
+    /// environment (which also covers custom apps added later).
+    #[must_use]
+    pub fn default_oauth_client(&self, slug: &str) -> Option<&OAuthClientConfig> {
+        self.oauth_clients
+            .get(slug)
+            .or_else(|| self.oauth_clients_from_env.get(&env_slug(slug)))
+    }
+
     /// The egress settings of the outbound clients.
     #[must_use]
     pub fn egress(&self) -> crate::outbound::EgressSettings {
@@ -285,7 +357,39 @@ mod tests {
             egress_allow: String::new(),
             egress_proxy: None,
             egress_bind: None,
+            oauth_clients: Default::default(),
+            oauth_clients_from_env: Default::default(),
         };
+        let env = oauth_clients_from_env(
+            [
+                (
+                    "LATCHKEY_OAUTH_GOOGLE_SHEETS_CLIENT_ID".to_owned(),
+                    "gid".to_owned(),
+                ),
+                (
+                    "LATCHKEY_OAUTH_GOOGLE_SHEETS_CLIENT_SECRET".to_owned(),
+                    "gsecret".to_owned(),
+                ),
+                (
+                    "LATCHKEY_OAUTH_SLACK_CLIENT_ID".to_owned(),
+                    "no secret: ignored".to_owned(),
+                ),
+            ]
+            .into_iter(),
+        );
+        let config = Config {
+            oauth_clients_from_env: env,
+            ..config
+        };
+        assert_eq!(
+            config
+                .default_oauth_client("google_sheets")
+                .unwrap()
+                .client_id,
+            "gid"
+        );
+        assert!(config.default_oauth_client("slack").is_none());
+        assert_eq!(env_slug("my-app.v2"), "MY_APP_V2");
         let debug = format!("{config:?}");
         assert!(
             !debug.contains("hunter2") && !debug.contains("c2VjcmV0"),

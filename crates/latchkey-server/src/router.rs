@@ -25,7 +25,7 @@ use tower_http::{
 };
 
 use crate::{
-    controllers::{accounts, apps, oauth_token, ops},
+    controllers::{accounts, apps, oauth_pages, oauth_token, ops},
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
     App, AppState,
@@ -42,6 +42,7 @@ pub fn build_router(app: Arc<App>) -> Router {
             "/accounts",
             get(accounts::list_accounts).post(accounts::create_account),
         )
+        .route("/accounts/connect", post(accounts::connect_account))
         .route(
             "/accounts/{id}",
             get(accounts::get_account)
@@ -63,6 +64,9 @@ pub fn build_router(app: Arc<App>) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .nest("/v1", v1)
+        .route("/oauth/authorize/{handle}", get(oauth_pages::authorize))
+        .route("/oauth/callback", get(oauth_pages::callback))
+        .route("/oauth/complete.js", get(oauth_pages::complete_js))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -168,12 +172,14 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 /// API's JSON shape.
 fn json_shape(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // Framework rejections come without a body type or as plain text; JSON errors and HTML
+    // pages (the OAuth result pages) are already what they should be.
+    let from_framework = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if status.as_u16() < 400 || is_json {
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if status.as_u16() < 400 || !from_framework {
         return response;
     }
     let (code, message) = match status {

@@ -62,6 +62,18 @@ impl Credentials {
         }
     }
 
+    /// A copy without one field.
+    #[must_use]
+    pub fn without(mut self, name: &str) -> Self {
+        self.fields.remove(name);
+        self
+    }
+
+    /// The field names.
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.fields.keys().map(String::as_str)
+    }
+
     /// One field's value.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -231,6 +243,30 @@ impl Vault {
         let plain = credentials.to_sealable();
         let blob = keyring.encrypt(record(workspace_id, account_id), &plain);
         (blob, i64::from(keyring.current_key_id()))
+    }
+
+    /// Seals any other secret bound to its record (e.g. a flow's PKCE verifier), with the
+    /// current data key.
+    pub async fn seal_record(&self, record: RecordRef<'_>, plaintext: &[u8]) -> Vec<u8> {
+        self.current().await.encrypt(record, plaintext)
+    }
+
+    /// Opens what [`Vault::seal_record`] sealed for the same record.
+    ///
+    /// # Errors
+    /// [`VaultError::Crypto`] when the blob does not open for this record.
+    pub async fn open_record(
+        &self,
+        record: RecordRef<'_>,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        match self.current().await.decrypt(record, blob) {
+            Err(CryptoError::UnknownKey(_)) => {
+                self.reload().await?;
+                Ok(self.current().await.decrypt(record, blob)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Opens an account's credentials. A blob sealed with a key this process has not seen yet

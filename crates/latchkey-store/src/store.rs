@@ -184,11 +184,13 @@ pub trait OAuthStore: Send + Sync + 'static {
         handle_hash: &str,
         now: i64,
     ) -> Result<Option<OAuthFlow>, StoreError>;
-    /// Binds a flow to the browser that opened its start link; false if another browser did.
+    /// Binds a flow to the browser that opened its start link and sets the `state` sent to the
+    /// provider; false if another browser did first.
     async fn bind_flow_browser(
         &self,
         flow_id: &str,
         browser_hash: &str,
+        state_hash: &str,
     ) -> Result<bool, StoreError>;
     /// Marks the flow with this state hash used and returns it, exactly once, if unexpired.
     async fn consume_flow(

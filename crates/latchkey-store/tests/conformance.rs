@@ -508,7 +508,7 @@ fn flow(ws: &str, user: &str, n: u8) -> OAuthFlow {
     OAuthFlow {
         id: ids::generate("flow_"),
         handle_hash: format!("handle-{n}"),
-        state_hash: format!("state-{n}"),
+        state_hash: format!("pending-{n}"),
         workspace_id: ws.into(),
         user_id: user.into(),
         app_slug: "github".into(),
@@ -540,9 +540,15 @@ async fn oauth_flows_are_bound_once_and_consumed_once() {
             None,
             "expired"
         );
-        assert!(store.bind_flow_browser(&f.id, "browser-a").await.unwrap());
+        assert!(store
+            .bind_flow_browser(&f.id, "browser-a", "state-1")
+            .await
+            .unwrap());
         assert!(
-            !store.bind_flow_browser(&f.id, "browser-b").await.unwrap(),
+            !store
+                .bind_flow_browser(&f.id, "browser-b", "state-x")
+                .await
+                .unwrap(),
             "first browser wins"
         );
         assert_eq!(

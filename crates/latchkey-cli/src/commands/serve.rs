@@ -37,11 +37,23 @@ pub(crate) async fn run(global: &Global, listen: Option<SocketAddr>) -> anyhow::
         tracing::warn!("no workspace yet: create one with `latchkey init --email you@example.com --password-file pw.txt`");
     }
     let maintenance = tokio::spawn(maintenance(app.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(refresh_scheduler(app.clone(), stopped));
     axum::serve(listener, build_router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
     maintenance.abort();
+    // Start no new refreshes, and let the pass in flight finish: cutting a refresh between the
+    // provider's answer and the commit would lose a rotated token (T-37). Token requests time
+    // out well within this grace.
+    let _ = stop.send(true);
+    if tokio::time::timeout(Duration::from_secs(25), scheduler)
+        .await
+        .is_err()
+    {
+        tracing::error!("refreshes still running after 25 s; exiting anyway");
+    }
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
@@ -55,10 +67,29 @@ async fn maintenance(app: Arc<App>) {
         if let Err(e) = app.vault.reload().await {
             tracing::warn!(error = %e, "could not reload the keyring");
         }
+        if let Err(e) = app.store.purge_flows(clock::now_ms()).await {
+            tracing::warn!(error = %e, "could not remove expired connect flows");
+        }
         match app.store.purge_expired_tokens(clock::now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(count = n, "expired access tokens removed"),
             Err(e) => tracing::warn!(error = %e, "could not remove expired access tokens"),
+        }
+    }
+}
+
+/// Refreshes tokens ahead of expiry: every few seconds, whatever is due (jitter is applied when
+/// refreshes are planned, so due times are already spread).
+async fn refresh_scheduler(app: Arc<App>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = latchkey_server::service::oauth::refresh::run_due(app.clone(), 200).await {
+            tracing::warn!(error = %e, "refresh scheduler pass failed");
         }
     }
 }

@@ -159,12 +159,52 @@ pub(crate) async fn update_account(
     .into_response())
 }
 
-/// `DELETE /v1/accounts/{id}`
+/// `DELETE /v1/accounts/{id}` — 204; `Latchkey-Revocation: revoked | unsupported | failed`
+/// says what happened to the grant at the provider (a failure never blocks the delete).
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    accounts::delete(&state, &caller, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Response> {
+    let revocation = accounts::delete(&state, &caller, &id).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [("latchkey-revocation", revocation.as_str())],
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConnectBody {
+    app: String,
+    #[serde(default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    oauth_app_id: Option<String>,
+}
+
+/// `POST /v1/accounts/connect` — start an OAuth connect (or a reconnect with `account_id`).
+pub(crate) async fn connect_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<ConnectBody>,
+) -> ApiResult<Response> {
+    if body.oauth_app_id.is_some() {
+        return Err(ApiError::invalid(
+            "oauth_app_id",
+            "custom OAuth clients are not available yet",
+        ));
+    }
+    let url = crate::service::oauth::connect::start(
+        &state,
+        &caller,
+        &body.app,
+        body.account_id.as_deref(),
+    )
+    .await?;
+    Ok(Json(views::Data {
+        data: serde_json::json!({ "authorize_url": url }),
+    })
+    .into_response())
 }

@@ -10,7 +10,7 @@ use latchkey_domain::{
 };
 use latchkey_store::{Account, AccountQuery, Member, Page, Sharing};
 
-use super::{Caller, ServiceError};
+use super::{oauth, Caller, ServiceError};
 use crate::{
     cache::CachedAccount,
     catalog::CatalogApp,
@@ -208,9 +208,19 @@ async fn details(
         .catalog
         .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
         .await?;
+    let mut account = account;
     let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
+        // Whoever asks for credentials gets a token valid for at least the margin (F3).
+        account = oauth::refresh::ensure_fresh(ctx, app.as_ref(), account).await?;
         tracing::info!(account.id = %account.id, "credentials read");
-        Some(open_credentials(ctx, &account).await?)
+        let credentials = open_credentials(ctx, &account).await?;
+        // SECURITY.md decision 3: the refresh token of an account on the operator's client
+        // never leaves Latchkey.
+        Some(if account.oauth_client.as_deref() == Some("default") {
+            credentials.without("oauth_refresh_token")
+        } else {
+            credentials
+        })
     } else {
         None
     };
@@ -340,14 +350,91 @@ pub async fn rename(
 ///
 /// # Errors
 /// 404, 403.
-pub async fn delete(ctx: &App, caller: &Caller, account_id: &str) -> Result<(), ServiceError> {
+pub async fn delete(
+    ctx: &App,
+    caller: &Caller,
+    account_id: &str,
+) -> Result<Revocation, ServiceError> {
     caller.require_scope("accounts:write")?;
     let account = load_fresh(ctx, caller, account_id).await?;
     caller.authorize(&account, Operation::Delete)?;
+    let revocation = revoke_at_provider(ctx, &account).await;
     ctx.store
         .delete_account(caller.workspace_id(), account_id)
         .await?;
     ctx.caches.forget_account(caller.workspace_id(), account_id);
-    tracing::info!(account.id = %account_id, "account deleted");
-    Ok(())
+    tracing::info!(account.id = %account_id, revocation = revocation.as_str(), "account deleted");
+    Ok(revocation)
+}
+
+/// What happened to the grant at the provider when an account was deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// Revoked (RFC 7009).
+    Revoked,
+    /// Not applicable: key-based account, or no revocation endpoint.
+    Unsupported,
+    /// Tried and failed (the delete went ahead anyway).
+    Failed(String),
+}
+
+impl Revocation {
+    /// Short form for headers and logs.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Revocation::Revoked => "revoked",
+            Revocation::Unsupported => "unsupported",
+            Revocation::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Revokes an OAuth account's grant at the provider, best effort: revoking the refresh token
+/// ends the whole grant at providers that implement RFC 7009 properly.
+async fn revoke_at_provider(ctx: &App, account: &Account) -> Revocation {
+    let Ok(Some(app)) = ctx
+        .catalog
+        .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
+        .await
+    else {
+        return Revocation::Unsupported;
+    };
+    let Some(oauth) = app
+        .definition
+        .oauth
+        .as_ref()
+        .filter(|o| o.revocation_url.is_some())
+    else {
+        return Revocation::Unsupported;
+    };
+    let Ok(credentials) = ctx.vault.open_account(account).await else {
+        return Revocation::Failed("the stored credentials could not be decrypted".into());
+    };
+    let token = credentials
+        .get("oauth_refresh_token")
+        .map(|t| (t, "refresh_token"))
+        .or_else(|| {
+            credentials
+                .get("oauth_access_token")
+                .map(|t| (t, "access_token"))
+        });
+    let Some((token, hint)) = token else {
+        return Revocation::Unsupported;
+    };
+    let client = match oauth::client_for(
+        ctx,
+        &account.app_slug,
+        account.oauth_client.as_deref().unwrap_or("default"),
+    ) {
+        Ok(c) => c,
+        Err(e) => return Revocation::Failed(e.to_string()),
+    };
+    match oauth::provider::revoke(&ctx.outbound, oauth, &client, token, hint).await {
+        Ok(()) => Revocation::Revoked,
+        Err(message) => {
+            tracing::warn!(account.id = %account.id, error = %message, "revocation at the provider failed; deleting anyway");
+            Revocation::Failed(message)
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod oauth;
 pub mod provisioning;
 pub mod rotation;
 

@@ -58,6 +58,8 @@ pub fn config(data_dir: PathBuf, db: &TestDb) -> Config {
         egress_allow: "127.0.0.0/8".into(),
         egress_proxy: None,
         egress_bind: None,
+        oauth_clients: Default::default(),
+        oauth_clients_from_env: Default::default(),
     }
 }
 
@@ -85,23 +87,32 @@ async fn spawn_provider() -> String {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with(db, |_, _| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `customize(config, base_url)`; the listener is
+    /// bound first so the public URL (and so the OAuth redirect URI) is known.
+    pub async fn spawn_with(db: TestDb, customize: impl FnOnce(&mut Config, &str)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().to_path_buf();
-        let config = config(data_dir.clone(), &db);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut config = config(data_dir.clone(), &db);
+        config.public_url = Some(base.clone());
+        customize(&mut config, &base);
         let store: Arc<dyn Store> = Arc::new(connect_store(&config).await.unwrap());
         let app = Arc::new(
             App::build(config, store, MasterKey::from_bytes(&TEST_MASTER_KEY))
                 .await
                 .unwrap(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
         let router = build_router(app.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         let provider = spawn_provider().await;
         let label = db.label;
         Self {
-            base: format!("http://{addr}"),
+            base,
             app,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))

@@ -7,4 +7,5 @@ mod at_rest;
 mod auth;
 mod errors;
 mod helpers;
+mod oauth;
 mod ops;

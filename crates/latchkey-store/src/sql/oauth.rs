@@ -98,12 +98,14 @@ impl OAuthStore for SqlStore {
         &self,
         flow_id: &str,
         browser_hash: &str,
+        state_hash: &str,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE oauth_flows SET browser_hash = $2 WHERE id = $1 AND browser_hash IS NULL",
+            "UPDATE oauth_flows SET browser_hash = $2, state_hash = $3 WHERE id = $1 AND browser_hash IS NULL",
         )
         .bind(flow_id)
         .bind(browser_hash)
+        .bind(state_hash)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)

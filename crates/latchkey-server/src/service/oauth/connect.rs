@@ -1,0 +1,408 @@
+//! The OAuth 2 authorization-code connect flow (PRODUCT.md F2; SECURITY.md T-09…T-15).
+//!
+//! 1. `start` (API or UI, as a member): records a flow (10 minutes, single use) with a sealed
+//!    PKCE verifier and returns a start link on Latchkey itself.
+//! 2. `authorize` (the browser opens the link): binds the flow to that browser with an
+//!    HttpOnly cookie, generates `state`, and sends the browser to the provider.
+//! 3. `complete` (the provider redirects back to `/oauth/callback`): consumes the flow by its
+//!    `state` exactly once, checks the browser binding and the issuer, exchanges the code with
+//!    the verifier, seals the tokens and creates the account — or replaces the credentials of
+//!    the account being reconnected, in place.
+
+use std::collections::BTreeMap;
+
+use latchkey_crypto::{hash_token, RecordRef};
+use latchkey_domain::{access::Operation, ids, ValidationError};
+use latchkey_oauth::{
+    authorize_url, check_issuer, random_token, AuthorizeParams, Pkce, TokenError,
+};
+use latchkey_store::{Account, OAuthFlow, OAuthUpdate, Sharing};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{client_for, code_flow_config, default_client, provider, redirect_uri, refresh};
+use crate::{
+    clock,
+    service::{Caller, ServiceError},
+    vault::Credentials,
+    App,
+};
+
+/// How long a started flow stays usable.
+pub const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
+
+fn verifier_record(flow: &OAuthFlow) -> RecordRef<'_> {
+    RecordRef {
+        table: "oauth_flows",
+        workspace_id: &flow.workspace_id,
+        row_id: &flow.id,
+        field: "pkce_verifier",
+    }
+}
+
+/// Starts a connect (or reconnect, with `account_id`) for the calling member; returns the link
+/// to open in the member's browser.
+///
+/// # Errors
+/// 400 for non-OAuth apps or a missing OAuth client; 404/403 for an account the caller may not
+/// reconnect.
+pub async fn start(
+    ctx: &App,
+    caller: &Caller,
+    app_key: &str,
+    account_id: Option<&str>,
+) -> Result<String, ServiceError> {
+    caller.require_scope("accounts:write")?;
+    let user_id = caller.require_member()?.to_owned();
+    let workspace_id = caller.workspace_id().to_owned();
+    let app = ctx
+        .catalog
+        .resolve(&*ctx.store, &workspace_id, app_key)
+        .await?
+        .ok_or_else(|| ValidationError::new("app", "is not an app of the catalog"))?;
+    let oauth = code_flow_config(&app.definition)?;
+    let client = default_client(ctx, &app.definition.name_slug)?;
+    if let Some(id) = account_id {
+        let account = ctx
+            .store
+            .get_account(&workspace_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("account"))?;
+        caller.authorize(&account, Operation::Reconnect)?;
+        if account.app_slug != app.definition.name_slug {
+            return Err(ValidationError::new("account_id", "belongs to another app").into());
+        }
+    }
+    let handle = random_token();
+    let pkce = Pkce::generate();
+    let mut flow = OAuthFlow {
+        id: ids::generate("flow_"),
+        handle_hash: hash_token(&handle),
+        // Replaced by the hash of the real state when the browser opens the start link.
+        state_hash: format!("pending:{}", ids::generate("")),
+        workspace_id,
+        user_id,
+        app_slug: app.definition.name_slug.clone(),
+        account_id: account_id.map(str::to_owned),
+        oauth_client: client.reference,
+        redirect_uri: redirect_uri(ctx),
+        scopes: oauth.default_scopes.clone(),
+        verifier_ciphertext: Vec::new(),
+        browser_hash: None,
+        created_at: clock::now_ms(),
+        expires_at: clock::now_ms() + FLOW_TTL_MS,
+        used_at: None,
+    };
+    flow.verifier_ciphertext = ctx
+        .vault
+        .seal_record(
+            verifier_record(&flow),
+            pkce.verifier.expose_secret().as_bytes(),
+        )
+        .await;
+    ctx.store.insert_flow(&flow).await?;
+    Ok(format!(
+        "{}/oauth/authorize/{handle}",
+        ctx.config.public_base_url()
+    ))
+}
+
+/// A redirect to the provider plus the browser-binding cookie value to set.
+pub struct ProviderRedirect {
+    /// The provider's authorization URL.
+    pub location: String,
+    /// Secret for the binding cookie (only its hash is stored).
+    pub browser_secret: String,
+}
+
+/// Why a flow could not continue; the message is for the person in the browser.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FlowError {
+    /// Machine-readable code (also sent to the opener).
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+}
+
+fn flow_error(code: &'static str, message: impl Into<String>) -> FlowError {
+    FlowError {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Opens a start link: binds the flow to this browser and redirects to the provider.
+///
+/// # Errors
+/// [`FlowError`] for unknown, expired, used or already-opened links.
+pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, FlowError> {
+    let unavailable = || {
+        flow_error(
+            "invalid_link",
+            "This connect link has expired or was already used. Start again.",
+        )
+    };
+    let flow = ctx
+        .store
+        .find_flow_by_handle(&hash_token(handle), clock::now_ms())
+        .await
+        .map_err(|_| {
+            flow_error(
+                "unavailable",
+                "Latchkey could not start the connection. Try again.",
+            )
+        })?
+        .ok_or_else(unavailable)?;
+    let app = ctx
+        .catalog
+        .resolve(&*ctx.store, &flow.workspace_id, &flow.app_slug)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(unavailable)?;
+    let oauth = code_flow_config(&app.definition).map_err(|_| unavailable())?;
+    let client = client_for(ctx, &flow.app_slug, &flow.oauth_client)
+        .map_err(|e| flow_error("no_client", e.to_string()))?;
+    let verifier = ctx
+        .vault
+        .open_record(verifier_record(&flow), &flow.verifier_ciphertext)
+        .await
+        .map_err(|_| unavailable())?;
+    let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
+    let pkce = Pkce::from_verifier(verifier);
+    let state = random_token();
+    let browser_secret = random_token();
+    let bound = ctx
+        .store
+        .bind_flow_browser(&flow.id, &hash_token(&browser_secret), &hash_token(&state))
+        .await
+        .map_err(|_| unavailable())?;
+    if !bound {
+        return Err(flow_error(
+            "invalid_link",
+            "This connect link was already opened in another browser. Start again.",
+        ));
+    }
+    let url = authorize_url(
+        oauth,
+        &AuthorizeParams {
+            client_id: &client.client_id,
+            redirect_uri: &flow.redirect_uri,
+            scopes: &flow.scopes,
+            state: &state,
+            code_challenge: oauth.pkce.then_some(pkce.challenge.as_str()),
+        },
+    )
+    .map_err(|m| flow_error("misconfigured", m))?;
+    Ok(ProviderRedirect {
+        location: url.to_string(),
+        browser_secret,
+    })
+}
+
+/// What the provider sent to the callback.
+#[derive(Debug, Default)]
+pub struct CallbackParams {
+    /// Authorization code.
+    pub code: Option<String>,
+    /// Our state.
+    pub state: Option<String>,
+    /// RFC 9207 issuer.
+    pub iss: Option<String>,
+    /// OAuth error code (e.g. `access_denied`).
+    pub error: Option<String>,
+}
+
+/// Finishes a flow; returns the connected account's id.
+///
+/// # Errors
+/// [`FlowError`] with a message for people (never a 500 for provider errors).
+pub async fn complete(
+    ctx: &App,
+    params: CallbackParams,
+    browser_secret: Option<&str>,
+) -> Result<String, FlowError> {
+    let state = params.state.as_deref().ok_or_else(|| {
+        flow_error(
+            "invalid_state",
+            "The response from the provider is missing its state. Start again.",
+        )
+    })?;
+    let flow = ctx
+        .store
+        .consume_flow(&hash_token(state), clock::now_ms())
+        .await
+        .map_err(|_| {
+            flow_error(
+                "unavailable",
+                "Latchkey could not finish the connection. Try again.",
+            )
+        })?
+        .ok_or_else(|| {
+            flow_error(
+                "invalid_state",
+                "This sign-in has expired or was already completed. Start again.",
+            )
+        })?;
+    let same_browser = browser_secret
+        .is_some_and(|s| flow.browser_hash.as_deref() == Some(hash_token(s).as_str()));
+    if !same_browser {
+        return Err(flow_error(
+            "invalid_state",
+            "This sign-in was started in another browser. Start again from this one.",
+        ));
+    }
+    let app = ctx
+        .catalog
+        .resolve(&*ctx.store, &flow.workspace_id, &flow.app_slug)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| flow_error("invalid_state", "The app of this sign-in no longer exists."))?;
+    let oauth = code_flow_config(&app.definition)
+        .map_err(|e| flow_error("misconfigured", e.to_string()))?;
+    if let Some(error) = params.error.as_deref() {
+        let message = match error {
+            "access_denied" => format!(
+                "Access was denied at {}. Nothing was connected.",
+                app.definition.name
+            ),
+            _ => format!(
+                "{} refused the connection ({}).",
+                app.definition.name,
+                error
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(40)
+                    .collect::<String>()
+            ),
+        };
+        return Err(FlowError {
+            code: if error == "access_denied" {
+                "access_denied"
+            } else {
+                "provider_error"
+            },
+            message,
+        });
+    }
+    check_issuer(
+        oauth.issuer.as_deref(),
+        oauth.issuer.is_some(),
+        params.iss.as_deref(),
+    )
+    .map_err(|e| flow_error("invalid_issuer", format!("{e}. Nothing was connected.")))?;
+    let code = params.code.as_deref().ok_or_else(|| {
+        flow_error(
+            "invalid_request",
+            "The provider sent no authorization code.",
+        )
+    })?;
+    let client = client_for(ctx, &flow.app_slug, &flow.oauth_client)
+        .map_err(|e| flow_error("no_client", e.to_string()))?;
+    let verifier = ctx
+        .vault
+        .open_record(verifier_record(&flow), &flow.verifier_ciphertext)
+        .await
+        .map_err(|_| {
+            flow_error(
+                "unavailable",
+                "Latchkey could not finish the connection. Try again.",
+            )
+        })?;
+    let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
+    let tokens = provider::exchange_code(&ctx.outbound, oauth, &client, code, &flow.redirect_uri, oauth.pkce.then_some(&verifier))
+        .await
+        .map_err(|e| match e {
+            TokenError::Transient { .. } => flow_error("provider_unavailable", format!("{} is not answering. Try again in a moment.", app.definition.name)),
+            TokenError::InvalidClient(_) => flow_error("invalid_client", format!("{} rejected Latchkey's OAuth client. Ask an admin to check it.", app.definition.name)),
+            _ => flow_error("invalid_grant", format!("{} did not accept the sign-in (the code was invalid or already used). Start again.", app.definition.name)),
+        })?;
+    let now = clock::now_ms();
+    let mut fields = BTreeMap::from([
+        (
+            "oauth_access_token".to_owned(),
+            tokens.access_token.expose_secret().to_owned(),
+        ),
+        ("oauth_client_id".to_owned(), client.client_id.clone()),
+    ]);
+    if let Some(refresh_token) = &tokens.refresh_token {
+        fields.insert(
+            "oauth_refresh_token".to_owned(),
+            refresh_token.expose_secret().to_owned(),
+        );
+    }
+    if let Some(uid) = &tokens.uid {
+        fields.insert("oauth_uid".to_owned(), uid.clone());
+    }
+    let credentials = Credentials::from_map(fields);
+    let schedule = refresh::schedule(
+        oauth,
+        now,
+        tokens.expires_in,
+        tokens.refresh_token.is_some(),
+    );
+    let scopes = tokens.scopes.unwrap_or_else(|| flow.scopes.clone());
+    let account_id = flow
+        .account_id
+        .clone()
+        .unwrap_or_else(|| ids::generate(ids::ACCOUNT));
+    let (ciphertext, key_id) = ctx
+        .vault
+        .seal(&flow.workspace_id, &account_id, &credentials)
+        .await;
+    let update = OAuthUpdate {
+        credentials_ciphertext: ciphertext,
+        key_id,
+        authorized_scopes: scopes,
+        expires_at: schedule.expires_at,
+        next_refresh_at: schedule.next_refresh_at,
+        now,
+    };
+    let stored = if flow.account_id.is_some() {
+        ctx.caches.forget_account(&flow.workspace_id, &account_id);
+        ctx.store
+            .reconnect_account(
+                &flow.workspace_id,
+                &account_id,
+                &flow.user_id,
+                &flow.oauth_client,
+                &update,
+            )
+            .await
+    } else {
+        ctx.store
+            .insert_account(&Account {
+                id: account_id.clone(),
+                workspace_id: flow.workspace_id.clone(),
+                app_slug: flow.app_slug.clone(),
+                name: app.definition.name.clone(),
+                owner_id: Some(flow.user_id.clone()),
+                sharing: Sharing::Private,
+                credentials_ciphertext: update.credentials_ciphertext.clone(),
+                key_id,
+                healthy: true,
+                dead: false,
+                error: None,
+                authorized_scopes: update.authorized_scopes.clone(),
+                expires_at: update.expires_at,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                oauth_client: Some(flow.oauth_client.clone()),
+                last_refreshed_at: Some(now),
+                next_refresh_at: update.next_refresh_at,
+                refresh_failures: 0,
+            })
+            .await
+    };
+    stored.map_err(|e| {
+        tracing::error!(flow.id = %flow.id, error = %e, "could not store a connected account");
+        flow_error(
+            "unavailable",
+            "Latchkey could not save the account. Try again.",
+        )
+    })?;
+    tracing::info!(account.id = %account_id, app = %flow.app_slug, reconnect = flow.account_id.is_some(), "OAuth account connected");
+    Ok(account_id)
+}

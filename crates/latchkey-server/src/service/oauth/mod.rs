@@ -1,0 +1,90 @@
+//! OAuth accounts: the connect flow (start, browser binding, callback) and keeping tokens fresh.
+
+pub mod connect;
+pub mod provider;
+pub mod refresh;
+
+use latchkey_domain::app::{AppDefinition, OAuthConfig, OAuthGrant};
+use latchkey_domain::ValidationError;
+use secrecy::SecretString;
+
+use super::ServiceError;
+use crate::App;
+
+/// The client credentials used with a provider.
+pub struct ClientCredentials {
+    /// `default` (the operator's) or an `oa_…` id.
+    pub reference: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: SecretString,
+}
+
+/// The OAuth 2 authorization-code settings of an app, or a 400 saying why it has none.
+///
+/// # Errors
+/// [`ServiceError::Invalid`] for apps that are not authorization-code OAuth apps.
+pub fn code_flow_config(app: &AppDefinition) -> Result<&OAuthConfig, ServiceError> {
+    match &app.oauth {
+        Some(oauth) if oauth.grant == OAuthGrant::AuthorizationCode => Ok(oauth),
+        Some(_) => Err(ValidationError::new(
+            "app",
+            "uses another OAuth grant; connect it with its fields",
+        )
+        .into()),
+        None => Err(ValidationError::new(
+            "app",
+            "is not an OAuth app: connect it with POST /v1/accounts",
+        )
+        .into()),
+    }
+}
+
+/// The operator's default client for an app, or a clear 400 naming the settings to set.
+///
+/// # Errors
+/// [`ServiceError::Invalid`] when none is configured.
+pub fn default_client(ctx: &App, slug: &str) -> Result<ClientCredentials, ServiceError> {
+    let configured = ctx.config.default_oauth_client(slug).ok_or_else(|| {
+        let env = crate::config::env_slug(slug);
+        ValidationError::new(
+            "app",
+            format!(
+                "has no OAuth client configured: the operator must set [oauth_clients.{slug}] in the \
+                 config file or LATCHKEY_OAUTH_{env}_CLIENT_ID and LATCHKEY_OAUTH_{env}_CLIENT_SECRET"
+            ),
+        )
+    })?;
+    Ok(ClientCredentials {
+        reference: "default".to_owned(),
+        client_id: configured.client_id.clone(),
+        client_secret: SecretString::from(
+            secrecy::ExposeSecret::expose_secret(&configured.client_secret).to_owned(),
+        ),
+    })
+}
+
+/// The client an existing account or flow uses.
+///
+/// # Errors
+/// When it is not configured (any more).
+pub fn client_for(
+    ctx: &App,
+    slug: &str,
+    reference: &str,
+) -> Result<ClientCredentials, ServiceError> {
+    match reference {
+        "default" => default_client(ctx, slug),
+        other => Err(ServiceError::Invalid(ValidationError::new(
+            "oauth_app_id",
+            format!("custom OAuth client {other} is not available"),
+        ))),
+    }
+}
+
+/// The redirect URI registered with providers: from configuration, never from request headers.
+#[must_use]
+pub fn redirect_uri(ctx: &App) -> String {
+    format!("{}/oauth/callback", ctx.config.public_base_url())
+}

@@ -1,0 +1,446 @@
+//! Always-fresh tokens (PRODUCT.md F3; SECURITY.md T-17…T-22).
+//!
+//! A refresh of one account happens in exactly one place at a time, across threads and
+//! instances: the caller takes the account's **refresh lease** with a conditional `UPDATE`
+//! (valid for [`LEASE_MS`]), **re-reads the row** and refreshes only if it still needs it, calls
+//! the provider *without holding a database connection*, and writes the new tokens with a
+//! fenced `UPDATE … WHERE refresh_lease = <mine>`. Everyone else waits for the row's version to
+//! change. A response without a refresh token keeps the old one. `invalid_grant` is believed
+//! only after a re-read shows nobody else rotated the token meanwhile.
+
+use std::time::Duration;
+
+use latchkey_domain::app::OAuthConfig;
+use latchkey_oauth::{TokenError, DEFAULT_EXPIRES_IN_SECONDS};
+use latchkey_store::{Account, OAuthUpdate, RefreshFailure};
+use rand::Rng;
+use secrecy::ExposeSecret;
+
+use super::{client_for, provider};
+use crate::{catalog::CatalogApp, clock, service::ServiceError, vault::Credentials, App};
+
+/// How long a lease is valid: longer than the token request's timeout, so a live holder never
+/// loses it mid-request.
+pub const LEASE_MS: i64 = 45_000;
+/// Default refresh margin before expiry.
+pub const DEFAULT_MARGIN_MS: i64 = 5 * 60 * 1000;
+/// Failed refreshes with `invalid_grant` before an account is declared dead.
+pub const DEAD_AFTER_FAILURES: i64 = 3;
+
+/// When a token expires and when to refresh it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Expiry (unknown when the provider did not say).
+    pub expires_at: Option<i64>,
+    /// Next planned refresh (`None`: nothing to refresh with).
+    pub next_refresh_at: Option<i64>,
+}
+
+/// The refresh margin for a token living `lifetime_ms`: the app's margin (default 5 min), but
+/// never more than half the lifetime, so short-lived tokens are not refreshed on every read.
+#[must_use]
+pub fn margin_ms(oauth: &OAuthConfig, lifetime_ms: i64) -> i64 {
+    let configured = oauth
+        .refresh_margin_seconds
+        .map_or(DEFAULT_MARGIN_MS, |s| i64::from(s) * 1000);
+    configured.min(lifetime_ms / 2).max(0)
+}
+
+/// Plans the next refresh of a token issued at `now` for `expires_in` seconds: before the
+/// margin, minus a random jitter of up to a tenth of the margin so accounts connected together
+/// do not all refresh together; no later than the app's keep-alive interval.
+#[must_use]
+pub fn schedule(
+    oauth: &OAuthConfig,
+    now: i64,
+    expires_in: Option<u64>,
+    can_refresh: bool,
+) -> Schedule {
+    let expires_at = expires_in.map(|s| now + i64::try_from(s).unwrap_or(i64::MAX / 4) * 1000);
+    if !can_refresh {
+        return Schedule {
+            expires_at,
+            next_refresh_at: None,
+        };
+    }
+    let lifetime = expires_in.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS) as i64 * 1000;
+    let margin = margin_ms(oauth, lifetime);
+    let jitter = if margin >= 10 {
+        rand::thread_rng().gen_range(0..=margin / 10)
+    } else {
+        0
+    };
+    let mut next = now + lifetime - margin - jitter;
+    if let Some(keepalive) = oauth.keepalive_seconds {
+        next = next.min(now + i64::try_from(keepalive).unwrap_or(i64::MAX / 4) * 1000);
+    }
+    Schedule {
+        expires_at,
+        next_refresh_at: Some(next),
+    }
+}
+
+/// Whether a read at `now` must refresh first: the token expires within the margin.
+#[must_use]
+pub fn needs_refresh(oauth: &OAuthConfig, account: &Account, now: i64) -> bool {
+    let Some(expires_at) = account.expires_at else {
+        return false;
+    };
+    let issued = account.last_refreshed_at.unwrap_or(account.created_at);
+    expires_at - margin_ms(oauth, (expires_at - issued).max(0)) <= now
+}
+
+fn oauth_of(app: &CatalogApp) -> Option<&OAuthConfig> {
+    app.definition.oauth.as_ref()
+}
+
+/// Makes sure an OAuth account's token is fresh before its credentials are handed out;
+/// returns the (possibly refreshed) row. Key-based accounts pass through.
+///
+/// # Errors
+/// Database or vault failures. A failed refresh is not an error here: the account's health says
+/// what happened, and the caller gets the current credentials.
+pub async fn ensure_fresh(
+    ctx: &App,
+    app: Option<&CatalogApp>,
+    account: Account,
+) -> Result<Account, ServiceError> {
+    let Some(oauth) = app.and_then(oauth_of) else {
+        return Ok(account);
+    };
+    if account.dead || !needs_refresh(oauth, &account, clock::now_ms()) {
+        return Ok(account);
+    }
+    refresh_account(ctx, &account.workspace_id, &account.id).await
+}
+
+/// Refreshes one account now (single-flight across threads and instances) and returns the row
+/// afterwards.
+///
+/// # Errors
+/// Database or vault failures.
+pub async fn refresh_account(
+    ctx: &App,
+    workspace_id: &str,
+    account_id: &str,
+) -> Result<Account, ServiceError> {
+    let load = || async {
+        ctx.store
+            .get_account(workspace_id, account_id)
+            .await?
+            .ok_or(ServiceError::NotFound("account"))
+    };
+    let before = load().await?;
+    let lease = latchkey_oauth::random_token();
+    let deadline = clock::now_ms() + LEASE_MS + 5_000;
+    loop {
+        let now = clock::now_ms();
+        if ctx
+            .store
+            .acquire_refresh_lease(workspace_id, account_id, &lease, now, now + LEASE_MS)
+            .await?
+        {
+            break;
+        }
+        // Someone else is refreshing: wait for their result instead of presenting the same
+        // refresh token again.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let current = load().await?;
+        if current.version != before.version || clock::now_ms() > deadline {
+            ctx.caches.forget_account(workspace_id, account_id);
+            return Ok(current);
+        }
+    }
+    // Holding the lease: re-read, the row may have been refreshed just before we took it.
+    let result = refresh_with_lease(ctx, workspace_id, account_id, &lease).await;
+    if result.is_err() {
+        let _ = ctx
+            .store
+            .release_refresh_lease(workspace_id, account_id, &lease)
+            .await;
+    }
+    ctx.caches.forget_account(workspace_id, account_id);
+    result?;
+    load().await
+}
+
+async fn refresh_with_lease(
+    ctx: &App,
+    workspace_id: &str,
+    account_id: &str,
+    lease: &str,
+) -> Result<(), ServiceError> {
+    let account = ctx
+        .store
+        .get_account(workspace_id, account_id)
+        .await?
+        .ok_or(ServiceError::NotFound("account"))?;
+    let app = ctx
+        .catalog
+        .resolve(&*ctx.store, workspace_id, &account.app_slug)
+        .await?;
+    let Some(oauth) = app.as_ref().and_then(oauth_of) else {
+        ctx.store
+            .release_refresh_lease(workspace_id, account_id, lease)
+            .await?;
+        return Ok(());
+    };
+    let now = clock::now_ms();
+    let due = account.next_refresh_at.is_some_and(|t| t <= now);
+    if account.dead || !(needs_refresh(oauth, &account, now) || due) {
+        ctx.store
+            .release_refresh_lease(workspace_id, account_id, lease)
+            .await?;
+        return Ok(());
+    }
+    let credentials = ctx.vault.open_account(&account).await?;
+    let Some(refresh_token) = credentials.get("oauth_refresh_token").map(str::to_owned) else {
+        let failure = RefreshFailure {
+            healthy: account.expires_at.is_none_or(|e| e > now),
+            dead: false,
+            error:
+                "the provider issued no refresh token: reconnect the account when the token expires"
+                    .into(),
+            next_refresh_at: None,
+        };
+        ctx.store
+            .fail_refresh(workspace_id, account_id, lease, &failure)
+            .await?;
+        return Ok(());
+    };
+    let client = client_for(
+        ctx,
+        &account.app_slug,
+        account.oauth_client.as_deref().unwrap_or("default"),
+    )?;
+    match provider::refresh(&ctx.outbound, oauth, &client, &refresh_token).await {
+        Ok(tokens) => {
+            let mut fields: std::collections::BTreeMap<String, String> = credentials
+                .field_names()
+                .filter_map(|name| {
+                    credentials
+                        .get(name)
+                        .map(|v| (name.to_owned(), v.to_owned()))
+                })
+                .collect();
+            fields.insert(
+                "oauth_access_token".into(),
+                tokens.access_token.expose_secret().to_owned(),
+            );
+            if let Some(new_refresh) = &tokens.refresh_token {
+                fields.insert(
+                    "oauth_refresh_token".into(),
+                    new_refresh.expose_secret().to_owned(),
+                );
+            }
+            let credentials = Credentials::from_map(fields);
+            let now = clock::now_ms();
+            let schedule = schedule(oauth, now, tokens.expires_in, true);
+            let (ciphertext, key_id) = ctx.vault.seal(workspace_id, account_id, &credentials).await;
+            let update = OAuthUpdate {
+                credentials_ciphertext: ciphertext,
+                key_id,
+                authorized_scopes: tokens
+                    .scopes
+                    .unwrap_or_else(|| account.authorized_scopes.clone()),
+                expires_at: schedule.expires_at,
+                next_refresh_at: schedule.next_refresh_at,
+                now,
+            };
+            if ctx
+                .store
+                .complete_refresh(workspace_id, account_id, lease, &update)
+                .await?
+            {
+                if !account.healthy {
+                    record_event(ctx, &account, "ACCOUNT_HEALTHY", None).await;
+                }
+                tracing::info!(account.id = %account_id, "token refreshed");
+            } else {
+                // Our lease expired and someone else took over: the provider has rotated, and
+                // the row is not ours to write any more. Loud, because the grant may be lost.
+                tracing::error!(account.id = %account_id, "refreshed tokens could not be stored: the refresh lease was lost");
+            }
+            Ok(())
+        }
+        Err(error) => handle_failure(ctx, &account, lease, &error).await,
+    }
+}
+
+async fn handle_failure(
+    ctx: &App,
+    account: &Account,
+    lease: &str,
+    error: &TokenError,
+) -> Result<(), ServiceError> {
+    let now = clock::now_ms();
+    let failures = account.refresh_failures + 1;
+    let failure = match error {
+        TokenError::Transient { retry_after } => {
+            // Capped exponential backoff with full jitter, at least what the provider asked.
+            let cap = (30_000_i64 << failures.min(7)).min(3_600_000);
+            let wait = rand::thread_rng().gen_range(cap / 2..=cap);
+            let wait = wait.max(retry_after.map_or(0, |s| i64::try_from(s).unwrap_or(0) * 1000));
+            RefreshFailure {
+                healthy: account.expires_at.is_none_or(|e| e > now),
+                dead: false,
+                error: "the provider is unavailable; retrying".into(),
+                next_refresh_at: Some(now + wait),
+            }
+        }
+        TokenError::InvalidGrant => {
+            // A sibling may have rotated the token between our read and the provider's answer.
+            let current = ctx
+                .store
+                .get_account(&account.workspace_id, &account.id)
+                .await?;
+            if current.is_some_and(|c| c.version != account.version) {
+                ctx.store
+                    .release_refresh_lease(&account.workspace_id, &account.id, lease)
+                    .await?;
+                return Ok(());
+            }
+            let dead = failures >= DEAD_AFTER_FAILURES;
+            RefreshFailure {
+                healthy: false,
+                dead,
+                error: "the provider revoked or expired the grant (invalid_grant): reconnect the account".into(),
+                next_refresh_at: (!dead).then(|| now + 60_000 * failures),
+            }
+        }
+        TokenError::InvalidClient(code) => RefreshFailure {
+            healthy: false,
+            dead: false,
+            error: format!(
+                "the provider rejected the OAuth client ({code}): an admin must check it"
+            ),
+            next_refresh_at: Some(now + 3_600_000),
+        },
+        TokenError::Rejected(code) => RefreshFailure {
+            healthy: false,
+            dead: false,
+            error: format!("the provider refused the refresh ({code})"),
+            next_refresh_at: Some(now + 3_600_000),
+        },
+    };
+    tracing::warn!(account.id = %account.id, error = %error, failures, "token refresh failed");
+    if ctx
+        .store
+        .fail_refresh(&account.workspace_id, &account.id, lease, &failure)
+        .await?
+    {
+        if failure.dead && !account.dead {
+            record_event(ctx, account, "ACCOUNT_DEAD", Some(&failure.error)).await;
+        } else if !failure.healthy && account.healthy {
+            record_event(ctx, account, "ACCOUNT_UNHEALTHY", Some(&failure.error)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn record_event(ctx: &App, account: &Account, kind: &str, detail: Option<&str>) {
+    if let Err(e) = ctx
+        .store
+        .insert_account_event(
+            &account.workspace_id,
+            &account.id,
+            kind,
+            detail,
+            clock::now_ms(),
+        )
+        .await
+    {
+        tracing::warn!(account.id = %account.id, error = %e, "could not record an account event");
+    }
+}
+
+/// One scheduler pass: refreshes accounts whose planned refresh is due, at most eight at a
+/// time (below the connection pool size, T-22). Returns how many were attempted.
+///
+/// # Errors
+/// On database failure.
+pub async fn run_due(ctx: std::sync::Arc<App>, limit: u32) -> Result<usize, ServiceError> {
+    let due = ctx
+        .store
+        .accounts_due_for_refresh(clock::now_ms(), limit)
+        .await?;
+    let count = due.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (workspace_id, account_id) in due {
+        if tasks.len() >= 8 {
+            tasks.join_next().await;
+        }
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            // Failures are recorded on the account itself.
+            if let Err(e) = refresh_account(&ctx, &workspace_id, &account_id).await {
+                tracing::warn!(account.id = %account_id, error = %e, "scheduled refresh failed");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use latchkey_domain::app::{OAuthGrant, TokenAuthMethod};
+
+    use super::*;
+
+    fn oauth(margin: Option<u32>, keepalive: Option<u64>) -> OAuthConfig {
+        OAuthConfig {
+            grant: OAuthGrant::AuthorizationCode,
+            authorization_url: None,
+            token_url: None,
+            request_token_url: None,
+            revocation_url: None,
+            issuer: None,
+            default_scopes: vec![],
+            scope_separator: " ".into(),
+            pkce: true,
+            authorization_params: BTreeMap::new(),
+            token_auth_method: TokenAuthMethod::ClientSecretBasic,
+            refresh_margin_seconds: margin,
+            keepalive_seconds: keepalive,
+        }
+    }
+
+    #[test]
+    fn margins_never_exceed_half_the_lifetime() {
+        assert_eq!(margin_ms(&oauth(None, None), 3_600_000), DEFAULT_MARGIN_MS);
+        assert_eq!(
+            margin_ms(&oauth(None, None), 60_000),
+            30_000,
+            "a 1-minute token refreshes at 30 s"
+        );
+        assert_eq!(margin_ms(&oauth(Some(900), None), 3_600_000), 900_000);
+    }
+
+    #[test]
+    fn schedules_before_expiry_with_bounded_jitter_and_keepalive() {
+        let s = schedule(&oauth(None, None), 0, Some(3600), true);
+        assert_eq!(s.expires_at, Some(3_600_000));
+        let next = s.next_refresh_at.unwrap();
+        assert!(
+            (3_600_000 - DEFAULT_MARGIN_MS - DEFAULT_MARGIN_MS / 10
+                ..=3_600_000 - DEFAULT_MARGIN_MS)
+                .contains(&next),
+            "{next}"
+        );
+        assert_eq!(
+            schedule(&oauth(None, None), 0, Some(3600), false).next_refresh_at,
+            None
+        );
+        let unknown = schedule(&oauth(None, None), 0, None, true);
+        assert_eq!(unknown.expires_at, None);
+        assert!(
+            unknown.next_refresh_at.is_some(),
+            "unknown lifetimes are refreshed on the default schedule"
+        );
+        let idle = schedule(&oauth(None, Some(600)), 0, Some(86_400), true);
+        assert_eq!(idle.next_refresh_at, Some(600_000));
+    }
+}

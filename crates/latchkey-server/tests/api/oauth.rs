@@ -1,0 +1,441 @@
+//! OAuth accounts against a real, OpenID-certified authorization server (`oidc-provider`, in
+//! `tests/peers/oidc`): the connect flow walked headless, refresh with rotation, single-flight
+//! under concurrency, denial, replay, revocation.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use latchkey_server::config::{env_slug, OAuthClientConfig};
+use latchkey_test_db::TestDb;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::helpers::{Member, TestApp};
+
+const CLIENT_ID: &str = "latchkey-test";
+const CLIENT_SECRET: &str = "latchkey-test-secret";
+
+/// The peer process; killed on drop.
+pub struct Peer {
+    child: Child,
+    pub issuer: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    /// Starts `node server.mjs` with `env`, waiting for its one stdout line.
+    pub fn start(redirect_uri: &str, env: &[(&str, &str)]) -> Self {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/peers/oidc");
+        assert!(
+            std::path::Path::new(dir).join("node_modules").exists(),
+            "the OAuth peer is not installed: run `npm ci --prefix tests/peers/oidc` (scripts/test.sh does)"
+        );
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("PEER_REDIRECT_URIS", redirect_uri)
+            .env("PEER_CLIENT_ID", CLIENT_ID)
+            .env("PEER_CLIENT_SECRET", CLIENT_SECRET)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let info: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
+        Self {
+            child,
+            issuer: info["issuer"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/test/stats", self.issuer))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A test app whose default OAuth client for the app `peer` is registered at a fresh peer.
+async fn app_with_peer(db: TestDb, env: &[(&str, &str)]) -> (TestApp, Arc<Peer>) {
+    let mut peer = None;
+    let app = TestApp::spawn_with(db, |config, base| {
+        let started = Peer::start(&format!("{base}/oauth/callback"), env);
+        config.oauth_clients_from_env.insert(
+            env_slug("peer"),
+            OAuthClientConfig {
+                client_id: CLIENT_ID.into(),
+                client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
+            },
+        );
+        peer = Some(started);
+    })
+    .await;
+    (app, Arc::new(peer.unwrap()))
+}
+
+/// Adds the custom app `peer` (the authorization server and its protected API).
+async fn add_peer_app(t: &TestApp, admin: &Member, issuer: &str) {
+    let (status, body) = t
+        .post(
+            "/v1/apps",
+            &admin.key,
+            json!({
+                "name_slug": "peer",
+                "name": "Peer",
+                "auth_type": "oauth",
+                "oauth": {
+                    "grant": "authorization_code",
+                    "authorization_url": format!("{issuer}/auth"),
+                    "token_url": format!("{issuer}/token"),
+                    "revocation_url": format!("{issuer}/token/revocation"),
+                    "issuer": issuer,
+                    "default_scopes": ["api:read"],
+                    "token_auth_method": "client_secret_basic"
+                },
+                "request": {
+                    "base_url": format!("{issuer}/api"),
+                    "allowed_domains": ["127.0.0.1"],
+                    "headers": {"Authorization": "Bearer {{oauth_access_token}}"}
+                },
+                "test": {"path": "/me"}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// A browser: a cookie jar, redirects followed by hand.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Opens `start` and follows redirects until the provider sends the browser back to Latchkey's
+/// callback; returns the callback URL (not yet visited).
+async fn walk_to_callback(
+    browser: &reqwest::Client,
+    start: &str,
+    callback_prefix: &str,
+) -> url::Url {
+    let mut url = url::Url::parse(start).unwrap();
+    for _ in 0..12 {
+        if url.as_str().starts_with(callback_prefix) {
+            return url;
+        }
+        let response = browser.get(url.clone()).send().await.unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "{url} answered {}",
+            response.status()
+        );
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        url = url.join(&location).unwrap();
+    }
+    panic!("too many redirects");
+}
+
+/// Runs the whole connect flow in a fresh browser; returns the callback page's status and body.
+async fn connect(t: &TestApp, member: &Member, body: Value) -> (StatusCode, String, url::Url) {
+    let (status, started) = t.post("/v1/accounts/connect", &member.key, body).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let start = started["data"]["authorize_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        start.starts_with(&format!("{}/oauth/authorize/", t.base)),
+        "{start}"
+    );
+    let browser = browser();
+    let callback = walk_to_callback(&browser, &start, &format!("{}/oauth/callback", t.base)).await;
+    let response = browser.get(callback.clone()).send().await.unwrap();
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let status = response.status();
+    (status, response.text().await.unwrap(), callback)
+}
+
+fn account_id_from(page: &str) -> String {
+    let start =
+        page.find("data-account-id=\"").expect("a success page") + "data-account-id=\"".len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn credentials(t: &TestApp, member: &Member, id: &str) -> Value {
+    let (status, body) = t
+        .get(
+            &format!("/v1/accounts/{id}?include_credentials=1"),
+            &member.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"].clone()
+}
+
+async fn api_me(issuer: &str, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{issuer}/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn connect_refresh_with_rotation_and_delete_with_revocation() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
+    let owner = t.workspace("acme").await;
+    add_peer_app(&t, &owner, &peer.issuer).await;
+
+    let (status, page, callback) = connect(&t, &owner, json!({"app": "peer"})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let query: std::collections::BTreeMap<_, _> = callback.query_pairs().into_owned().collect();
+    assert_eq!(
+        query.get("iss").map(String::as_str),
+        Some(peer.issuer.as_str()),
+        "the peer sends iss (RFC 9207)"
+    );
+    let id = account_id_from(&page);
+    let account = credentials(&t, &owner, &id).await;
+    assert_eq!(account["healthy"], true);
+    assert_eq!(account["owner"]["id"], owner.user_id.as_str());
+    assert_eq!(account["authorized_scopes"], json!(["api:read"]));
+    assert!(account["expires_at"].is_string());
+    let first = account["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(account["credentials"]["oauth_client_id"], CLIENT_ID);
+    assert!(
+        account["credentials"].get("oauth_refresh_token").is_none(),
+        "never returned for the operator's client"
+    );
+    assert_eq!(api_me(&peer.issuer, &first).await, StatusCode::OK);
+
+    // The same callback again: the state is single use.
+    let browser = browser();
+    let replay = browser.get(callback).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+
+    // The token lives 4 s: the margin is capped at half that, so a read after 2.5 s refreshes.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let refreshed = credentials(&t, &owner, &id).await;
+    let second = refreshed["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second, "a fresh token");
+    assert_eq!(api_me(&peer.issuer, &second).await, StatusCode::OK);
+    assert_eq!(peer.stats().await["refresh_requests"], 1);
+    let again = credentials(&t, &owner, &id).await;
+    assert_eq!(
+        again["credentials"]["oauth_access_token"].as_str(),
+        Some(second.as_str()),
+        "no refresh while fresh"
+    );
+    assert_eq!(peer.stats().await["refresh_requests"], 1);
+
+    // Rotation worked: after another expiry the rotated refresh token is accepted too.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let third = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(third, second);
+    assert_eq!(peer.stats().await["invalid_grant"], 0);
+
+    let (status, _, headers) = t
+        .request(
+            Method::DELETE,
+            &format!("/v1/accounts/{id}"),
+            Some(&owner.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["latchkey-revocation"], "revoked");
+    assert_eq!(
+        api_me(&peer.issuer, &third).await,
+        StatusCode::UNAUTHORIZED,
+        "revoking the grant kills its tokens"
+    );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn concurrent_reads_of_an_expired_account_refresh_exactly_once() {
+    for db in TestDb::all().await {
+        let (t, peer) = app_with_peer(db, &[("PEER_ACCESS_TOKEN_TTL", "2")]).await;
+        let owner = t.workspace("acme").await;
+        add_peer_app(&t, &owner, &peer.issuer).await;
+        let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+        let id = account_id_from(&page);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let reads = (0..40).map(|_| {
+            let (t, owner, id) = (&t, &owner, &id);
+            async move {
+                credentials(t, owner, id).await["credentials"]["oauth_access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        });
+        let tokens = futures_join_all(reads).await;
+        assert_eq!(
+            peer.stats().await["refresh_requests"],
+            1,
+            "{}: one refresh for 40 readers",
+            t.label
+        );
+        let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
+        assert_eq!(distinct.len(), 1, "every reader got the refreshed token");
+        assert_eq!(api_me(&peer.issuer, &tokens[0]).await, StatusCode::OK);
+        let (_, account) = t.get(&format!("/v1/accounts/{id}"), &owner.key).await;
+        assert_eq!(account["data"]["healthy"], true);
+        t.cleanup().await;
+    }
+}
+
+/// `join_all` without another dependency: spawn nothing, just poll them together.
+async fn futures_join_all<F: std::future::Future<Output = String>>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<String> {
+    let futures: Vec<_> = futures.map(Box::pin).collect();
+    let mut results = vec![None; futures.len()];
+    let mut pending: Vec<_> = futures.into_iter().enumerate().collect();
+    std::future::poll_fn(move |cx| {
+        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => {
+                results[*i] = Some(v);
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if pending.is_empty() {
+            std::task::Poll::Ready(results.iter_mut().map(|r| r.take().unwrap()).collect())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn denial_bad_state_missing_client_and_revoked_grants_are_clear() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_DENY", "1")]).await;
+    let owner = t.workspace("acme").await;
+    add_peer_app(&t, &owner, &peer.issuer).await;
+    let (status, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("Access was denied at Peer"), "{page}");
+    assert!(page.contains(r#"data-error="access_denied""#));
+    let (_, list) = t.get("/v1/accounts", &owner.key).await;
+    assert_eq!(list["page_info"]["total_count"], 0, "nothing connected");
+
+    let response = browser()
+        .get(format!("{}/oauth/callback?code=x&state=forged", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("expired or was already completed"));
+
+    // An app whose OAuth client nobody configured says so, naming the settings.
+    let (status, body) = t
+        .post("/v1/accounts/connect", &owner.key, json!({"app": "github"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("LATCHKEY_OAUTH_GITHUB_CLIENT_ID"),
+        "{body}"
+    );
+    let (status, body) = t
+        .post("/v1/accounts/connect", &owner.key, json!({"app": "openai"}))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("app"))
+    );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_grant_revoked_at_the_provider_makes_the_account_unhealthy() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "2")]).await;
+    let owner = t.workspace("acme").await;
+    add_peer_app(&t, &owner, &peer.issuer).await;
+    let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+    let id = account_id_from(&page);
+    let token = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The user revokes access at the provider (revoking the access token ends the grant).
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/token/revocation", peer.issuer))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let account = credentials(&t, &owner, &id).await;
+    assert_eq!(account["healthy"], false);
+    assert!(
+        account["error"].as_str().unwrap().contains("invalid_grant"),
+        "{account}"
+    );
+    let events = t
+        .app
+        .store
+        .list_account_events(&owner.workspace_id, &id)
+        .await
+        .unwrap();
+    assert_eq!(events[0].0, "ACCOUNT_UNHEALTHY");
+
+    // Reconnecting in place: same id, healthy again.
+    let (status, page, _) = connect(&t, &owner, json!({"app": "peer", "account_id": id})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(account_id_from(&page), id);
+    let (_, account) = t.get(&format!("/v1/accounts/{id}"), &owner.key).await;
+    assert_eq!(
+        (
+            account["data"]["healthy"].as_bool(),
+            account["data"]["error"].as_str()
+        ),
+        (Some(true), None)
+    );
+    t.cleanup().await;
+}
