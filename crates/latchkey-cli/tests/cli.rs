@@ -72,7 +72,10 @@ struct Server {
 
 impl Server {
     async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(data_dir, env, free_port()).await
+    }
+
+    async fn start_on(data_dir: &Path, env: &[(&str, &str)], port: u16) -> Self {
         let child = latchkey(data_dir, env)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
@@ -540,5 +543,138 @@ async fn two_servers_on_one_postgres_serve_the_same_accounts() {
     }
     a.stop();
     b.stop();
+    db.cleanup().await;
+}
+
+/// Three servers on one PostgreSQL, 100 concurrent credential reads of an expired OAuth account
+/// spread over them: exactly one refresh reaches the provider. The peer rotates refresh tokens
+/// and revokes the whole grant if a rotated-out one is ever presented, so any race would show
+/// as a dead account.
+#[tokio::test]
+async fn three_instances_refresh_an_expired_account_exactly_once() {
+    use latchkey_test_db::oidc_peer::{
+        browser, follow_to_callback, OidcPeer, CLIENT_ID, CLIENT_SECRET,
+    };
+
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("LATCHKEY_TEST_POSTGRES_URL not set: skipping the multi-instance refresh test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path());
+    let master = run_json(dir.path(), &[], &["keys", "generate", "--json"])["master_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ports = [free_port(), free_port(), free_port()];
+    let public = format!("http://127.0.0.1:{}", ports[0]);
+    let peer = OidcPeer::start(
+        &format!("{public}/oauth/callback"),
+        &[("PEER_ACCESS_TOKEN_TTL", "3")],
+    );
+    let env = [
+        ("LATCHKEY_DATABASE_URL", db.url.expose()),
+        ("LATCHKEY_MASTER_KEY", master.as_str()),
+        ("LATCHKEY_OAUTH_PEER_CLIENT_ID", CLIENT_ID),
+        ("LATCHKEY_OAUTH_PEER_CLIENT_SECRET", CLIENT_SECRET),
+        ("LATCHKEY_EGRESS_ALLOW", "127.0.0.0/8"),
+        ("LATCHKEY_PUBLIC_URL", public.as_str()),
+    ];
+    let init = run_json(
+        &dir.path().join("a"),
+        &env,
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
+    let key = init["api_key"].as_str().unwrap().to_owned();
+    let mut servers = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        servers.push(Server::start_on(&dir.path().join(format!("d{i}")), &env, *port).await);
+    }
+    let issuer = peer.issuer.clone();
+    let app = json!({
+        "name_slug": "peer", "name": "Peer", "auth_type": "oauth",
+        "oauth": {"grant": "authorization_code", "authorization_url": format!("{issuer}/auth"),
+                  "token_url": format!("{issuer}/token"), "issuer": issuer, "default_scopes": ["api:read"]},
+        "request": {"base_url": format!("{issuer}/api"), "allowed_domains": ["127.0.0.1"],
+                    "headers": {"Authorization": "Bearer {{oauth_access_token}}"}}
+    });
+    let (status, body) = servers[0]
+        .call(reqwest::Method::POST, "/v1/apps", &key, Some(app))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = servers[0]
+        .call(
+            reqwest::Method::POST,
+            "/v1/accounts/connect",
+            &key,
+            Some(json!({"app": "peer"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let browser = browser();
+    let start = body["data"]["authorize_url"].as_str().unwrap();
+    let callback = follow_to_callback(&browser, start, &format!("{public}/oauth/callback")).await;
+    let page = browser
+        .get(callback)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let id = page
+        .split("data-account-id=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Let the 3-second token come within its margin (half its lifetime).
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let path = format!("/v1/accounts/{id}?include_credentials=1");
+    let reads = (0..100).map(|i| {
+        let server = &servers[i % 3];
+        let (path, key) = (&path, &key);
+        async move { server.call(reqwest::Method::GET, path, key, None).await }
+    });
+    let results = latchkey_test_db::join_all(reads.collect()).await;
+    let mut tokens = std::collections::BTreeSet::new();
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+        tokens.insert(
+            body["data"]["credentials"]["oauth_access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let stats = peer.stats().await;
+    assert_eq!(
+        stats["refresh_requests"], 1,
+        "exactly one refresh across three instances: {stats}"
+    );
+    assert_eq!(stats["invalid_grant"], 0);
+    assert_eq!(tokens.len(), 1, "every reader got the refreshed token");
+    let (_, account) = servers[2]
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(account["data"]["healthy"], true);
+    for server in servers {
+        server.stop();
+    }
     db.cleanup().await;
 }

@@ -171,8 +171,8 @@ pub(crate) fn account<'a>(details: &'a AccountDetails, members: &'a [Member]) ->
         authorized_scopes: &a.authorized_scopes,
         created_at: clock::iso(a.created_at),
         updated_at: clock::iso(a.updated_at),
-        last_refreshed_at: None,
-        next_refresh_at: None,
+        last_refreshed_at: a.last_refreshed_at.map(clock::iso),
+        next_refresh_at: a.next_refresh_at.map(clock::iso),
         credentials,
         expires_at,
     }

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod oidc_peer;
+
 use latchkey_store::DatabaseUrl;
 use rand::{distributions::Alphanumeric, Rng};
 use sqlx::{Connection, Executor, PgConnection};
@@ -104,4 +106,33 @@ async fn drop_stale(conn: &mut PgConnection, now_secs: u64) {
                 .await;
         }
     }
+}
+
+/// Runs futures concurrently on the current task and collects their outputs in order (what
+/// `futures::future::join_all` does, without the dependency).
+pub async fn join_all<T, F: std::future::Future<Output = T>>(futures: Vec<F>) -> Vec<T> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (i, future) in futures.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(
+                results
+                    .iter_mut()
+                    .map(|r| r.take().expect("ready"))
+                    .collect(),
+            )
+        }
+    })
+    .await
 }

@@ -2,12 +2,7 @@
 //! `tests/peers/oidc`): the connect flow walked headless, refresh with rotation, single-flight
 //! under concurrency, denial, replay, revocation.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use latchkey_server::config::{env_slug, OAuthClientConfig};
 use latchkey_test_db::TestDb;
@@ -17,62 +12,9 @@ use serde_json::{json, Value};
 
 use crate::helpers::{Member, TestApp};
 
-const CLIENT_ID: &str = "latchkey-test";
-const CLIENT_SECRET: &str = "latchkey-test-secret";
-
-/// The peer process; killed on drop.
-pub struct Peer {
-    child: Child,
-    pub issuer: String,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Peer {
-    /// Starts `node server.mjs` with `env`, waiting for its one stdout line.
-    pub fn start(redirect_uri: &str, env: &[(&str, &str)]) -> Self {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/peers/oidc");
-        assert!(
-            std::path::Path::new(dir).join("node_modules").exists(),
-            "the OAuth peer is not installed: run `npm ci --prefix tests/peers/oidc` (scripts/test.sh does)"
-        );
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("PEER_REDIRECT_URIS", redirect_uri)
-            .env("PEER_CLIENT_ID", CLIENT_ID)
-            .env("PEER_CLIENT_SECRET", CLIENT_SECRET)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
-        Self {
-            child,
-            issuer: info["issuer"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    pub async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/test/stats", self.issuer))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
+use latchkey_test_db::oidc_peer::{
+    browser, follow_to_callback, OidcPeer as Peer, CLIENT_ID, CLIENT_SECRET,
+};
 
 /// A test app whose default OAuth client for the app `peer` is registered at a fresh peer.
 async fn app_with_peer(db: TestDb, env: &[(&str, &str)]) -> (TestApp, Arc<Peer>) {
@@ -123,40 +65,6 @@ async fn add_peer_app(t: &TestApp, admin: &Member, issuer: &str) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
-/// A browser: a cookie jar, redirects followed by hand.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-/// Opens `start` and follows redirects until the provider sends the browser back to Latchkey's
-/// callback; returns the callback URL (not yet visited).
-async fn walk_to_callback(
-    browser: &reqwest::Client,
-    start: &str,
-    callback_prefix: &str,
-) -> url::Url {
-    let mut url = url::Url::parse(start).unwrap();
-    for _ in 0..12 {
-        if url.as_str().starts_with(callback_prefix) {
-            return url;
-        }
-        let response = browser.get(url.clone()).send().await.unwrap();
-        assert!(
-            response.status().is_redirection(),
-            "{url} answered {}",
-            response.status()
-        );
-        let location = response.headers()["location"].to_str().unwrap().to_owned();
-        url = url.join(&location).unwrap();
-    }
-    panic!("too many redirects");
-}
-
 /// Runs the whole connect flow in a fresh browser; returns the callback page's status and body.
 async fn connect(t: &TestApp, member: &Member, body: Value) -> (StatusCode, String, url::Url) {
     let (status, started) = t.post("/v1/accounts/connect", &member.key, body).await;
@@ -170,7 +78,8 @@ async fn connect(t: &TestApp, member: &Member, body: Value) -> (StatusCode, Stri
         "{start}"
     );
     let browser = browser();
-    let callback = walk_to_callback(&browser, &start, &format!("{}/oauth/callback", t.base)).await;
+    let callback =
+        follow_to_callback(&browser, &start, &format!("{}/oauth/callback", t.base)).await;
     let response = browser.get(callback.clone()).send().await.unwrap();
     assert_eq!(response.headers()["referrer-policy"], "no-referrer");
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -225,6 +134,10 @@ async fn connect_refresh_with_rotation_and_delete_with_revocation() {
     assert_eq!(account["owner"]["id"], owner.user_id.as_str());
     assert_eq!(account["authorized_scopes"], json!(["api:read"]));
     assert!(account["expires_at"].is_string());
+    assert!(
+        account["last_refreshed_at"].is_string() && account["next_refresh_at"].is_string(),
+        "{account}"
+    );
     let first = account["credentials"]["oauth_access_token"]
         .as_str()
         .unwrap()
@@ -304,7 +217,7 @@ async fn concurrent_reads_of_an_expired_account_refresh_exactly_once() {
                     .to_owned()
             }
         });
-        let tokens = futures_join_all(reads).await;
+        let tokens = latchkey_test_db::join_all(reads.collect()).await;
         assert_eq!(
             peer.stats().await["refresh_requests"],
             1,
@@ -318,30 +231,6 @@ async fn concurrent_reads_of_an_expired_account_refresh_exactly_once() {
         assert_eq!(account["data"]["healthy"], true);
         t.cleanup().await;
     }
-}
-
-/// `join_all` without another dependency: spawn nothing, just poll them together.
-async fn futures_join_all<F: std::future::Future<Output = String>>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<String> {
-    let futures: Vec<_> = futures.map(Box::pin).collect();
-    let mut results = vec![None; futures.len()];
-    let mut pending: Vec<_> = futures.into_iter().enumerate().collect();
-    std::future::poll_fn(move |cx| {
-        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
-            std::task::Poll::Ready(v) => {
-                results[*i] = Some(v);
-                false
-            }
-            std::task::Poll::Pending => true,
-        });
-        if pending.is_empty() {
-            std::task::Poll::Ready(results.iter_mut().map(|r| r.take().unwrap()).collect())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 #[tokio::test]

@@ -1,0 +1,122 @@
+//! The OAuth peer: a real, OpenID-certified authorization server (`oidc-provider`, in
+//! `tests/peers/oidc`, installed by `scripts/test.sh`) run as a child process.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+/// The client registered at the peer (HTTP Basic client authentication).
+pub const CLIENT_ID: &str = "latchkey-test";
+/// Its secret.
+pub const CLIENT_SECRET: &str = "latchkey-test-secret";
+
+/// A running peer; killed on drop.
+pub struct OidcPeer {
+    child: Child,
+    /// Its issuer URL (`http://127.0.0.1:PORT`).
+    pub issuer: String,
+}
+
+impl Drop for OidcPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl OidcPeer {
+    /// Starts `node server.mjs` accepting `redirect_uri`, with extra `PEER_*` settings.
+    ///
+    /// # Panics
+    /// If the peer is not installed or does not start.
+    #[must_use]
+    pub fn start(redirect_uri: &str, env: &[(&str, &str)]) -> Self {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/peers/oidc");
+        assert!(
+            std::path::Path::new(dir).join("node_modules").exists(),
+            "the OAuth peer is not installed: run `npm ci --prefix tests/peers/oidc` (scripts/test.sh does)"
+        );
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("PEER_REDIRECT_URIS", redirect_uri)
+            .env("PEER_CLIENT_ID", CLIENT_ID)
+            .env("PEER_CLIENT_SECRET", CLIENT_SECRET)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the peer prints its address");
+        let issuer = line
+            .split("\"issuer\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("unexpected first line from the peer: {line:?}"))
+            .to_owned();
+        Self { child, issuer }
+    }
+
+    /// The peer's request counters (`/test/stats`).
+    ///
+    /// # Panics
+    /// If the peer does not answer.
+    pub async fn stats(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/test/stats", self.issuer))
+            .await
+            .expect("peer answers")
+            .json()
+            .await
+            .expect("JSON stats")
+    }
+}
+
+/// A browser for tests: a cookie jar, redirects followed by hand (as the peer's interaction
+/// needs: five redirects with cookies, some of them relative).
+///
+/// # Panics
+/// If the client cannot be built.
+#[must_use]
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// Opens `start` in `browser` and follows redirects until one points at `callback_prefix`;
+/// returns that URL without visiting it.
+///
+/// # Panics
+/// On anything but a redirect along the way, or more than twelve of them.
+pub async fn follow_to_callback(
+    browser: &reqwest::Client,
+    start: &str,
+    callback_prefix: &str,
+) -> url::Url {
+    let mut url = url::Url::parse(start).expect("absolute start URL");
+    for _ in 0..12 {
+        if url.as_str().starts_with(callback_prefix) {
+            return url;
+        }
+        let response = browser.get(url.clone()).send().await.expect("request");
+        assert!(
+            response.status().is_redirection(),
+            "{url} answered {}",
+            response.status()
+        );
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("ASCII location")
+            .to_owned();
+        url = url.join(&location).expect("valid location");
+    }
+    panic!("too many redirects");
+}
