@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use latchkey_domain::{
     access::Operation,
     account::{validate_cfmap, validate_name},
-    app::AuthType,
+    app::{AuthType, OAuthGrant},
     ids, ValidationError,
 };
 use latchkey_store::{Account, AccountQuery, Member, Page, Sharing};
@@ -77,35 +77,52 @@ pub async fn create(
     let workspace_id = caller.workspace_id().to_owned();
     let app = resolve_app(ctx, &workspace_id, &input.app).await?;
     let def = &app.definition;
-    match def.auth_type {
-        AuthType::Keys => {}
-        AuthType::Oauth => {
+    let client_credentials_oauth = match (def.auth_type, def.oauth.as_ref()) {
+        (AuthType::Keys, _) => None,
+        (AuthType::Oauth, Some(oauth)) if oauth.grant == OAuthGrant::ClientCredentials => {
+            Some(oauth)
+        }
+        (AuthType::Oauth, _) => {
             return Err(ValidationError::new(
                 "app",
                 "is an OAuth app: connect it with POST /v1/accounts/connect",
             )
             .into());
         }
-        AuthType::None => return Err(ValidationError::new("app", "needs no credentials").into()),
-    }
+        (AuthType::None, _) => {
+            return Err(ValidationError::new("app", "needs no credentials").into())
+        }
+    };
     let name = match &input.name {
         Some(name) => validate_name(name)?,
         None => def.name.clone(),
     };
     let fields = validate_cfmap(def, &input.cfmap)?;
-    let credentials = Credentials::from_map(fields);
-    let check = if input.skip_check {
-        CheckResult {
-            status: "skipped",
-            http_status: None,
-            message: "the check was skipped on request".into(),
+    let now = clock::now_ms();
+    let mut token = TokenState::default();
+    let (credentials, check) = match client_credentials_oauth {
+        // Client-credentials apps: the fields are the client; the check is getting a token.
+        Some(oauth) => {
+            let (credentials, check, state) = fetch_client_token(ctx, oauth, fields, now).await;
+            token = state;
+            (credentials, check)
         }
-    } else {
-        outbound::check_credentials(&ctx.outbound, def, &credentials).await
+        None => {
+            let credentials = Credentials::from_map(fields);
+            let check = if input.skip_check {
+                CheckResult {
+                    status: "skipped",
+                    http_status: None,
+                    message: "the check was skipped on request".into(),
+                }
+            } else {
+                outbound::check_credentials(&ctx.outbound, def, &credentials).await
+            };
+            (credentials, check)
+        }
     };
     let id = ids::generate(ids::ACCOUNT);
     let (ciphertext, key_id) = ctx.vault.seal(&workspace_id, &id, &credentials).await;
-    let now = clock::now_ms();
     let account = Account {
         id,
         workspace_id,
@@ -118,14 +135,14 @@ pub async fn create(
         healthy: !check.is_failure(),
         dead: false,
         error: check.is_failure().then(|| check.message.clone()),
-        authorized_scopes: vec![],
-        expires_at: None,
+        authorized_scopes: token.scopes,
+        expires_at: token.expires_at,
         created_at: now,
         updated_at: now,
         version: 1,
-        oauth_client: None,
-        last_refreshed_at: None,
-        next_refresh_at: None,
+        oauth_client: client_credentials_oauth.map(|_| oauth::ACCOUNT_CLIENT.to_owned()),
+        last_refreshed_at: token.issued_at,
+        next_refresh_at: token.next_refresh_at,
         refresh_failures: 0,
     };
     ctx.store.insert_account(&account).await?;
@@ -138,6 +155,62 @@ pub async fn create(
         },
         check,
     ))
+}
+
+/// Token bookkeeping of a client-credentials account.
+#[derive(Default)]
+struct TokenState {
+    scopes: Vec<String>,
+    expires_at: Option<i64>,
+    issued_at: Option<i64>,
+    next_refresh_at: Option<i64>,
+}
+
+/// Gets the first token of a client-credentials account. A refusal is reported as a failed
+/// check (the account is saved, unhealthy, and retried by the scheduler).
+async fn fetch_client_token(
+    ctx: &App,
+    oauth_config: &latchkey_domain::app::OAuthConfig,
+    mut fields: BTreeMap<String, String>,
+    now: i64,
+) -> (Credentials, CheckResult, TokenState) {
+    let client = oauth::account_client(&Credentials::from_map(fields.clone()))
+        .expect("validated client-credentials apps have client_id and client_secret fields");
+    match oauth::provider::client_credentials(&ctx.outbound, oauth_config, &client).await {
+        Ok(tokens) => {
+            fields.insert(
+                "oauth_access_token".into(),
+                secrecy::ExposeSecret::expose_secret(&tokens.access_token).to_owned(),
+            );
+            let schedule = oauth::refresh::schedule(oauth_config, now, tokens.expires_in, true);
+            let state = TokenState {
+                scopes: tokens
+                    .scopes
+                    .unwrap_or_else(|| oauth_config.default_scopes.clone()),
+                expires_at: schedule.expires_at,
+                issued_at: Some(now),
+                next_refresh_at: schedule.next_refresh_at,
+            };
+            let check = CheckResult {
+                status: "passed",
+                http_status: None,
+                message: "the provider issued a token".into(),
+            };
+            (Credentials::from_map(fields), check, state)
+        }
+        Err(e) => {
+            let check = CheckResult {
+                status: "failed",
+                http_status: None,
+                message: e.to_string(),
+            };
+            let state = TokenState {
+                next_refresh_at: Some(now + 60_000),
+                ..TokenState::default()
+            };
+            (Credentials::from_map(fields), check, state)
+        }
+    }
 }
 
 /// Loads an account for reading; a cached row may be up to the cache TTL old.
@@ -422,13 +495,15 @@ async fn revoke_at_provider(ctx: &App, account: &Account) -> Revocation {
     let Some((token, hint)) = token else {
         return Revocation::Unsupported;
     };
-    let client = match oauth::client_for(
-        ctx,
-        &account.app_slug,
-        account.oauth_client.as_deref().unwrap_or("default"),
-    ) {
-        Ok(c) => c,
-        Err(e) => return Revocation::Failed(e.to_string()),
+    let client = match account.oauth_client.as_deref().unwrap_or("default") {
+        oauth::ACCOUNT_CLIENT => match oauth::account_client(&credentials) {
+            Some(c) => c,
+            None => return Revocation::Unsupported,
+        },
+        reference => match oauth::client_for(ctx, &account.app_slug, reference) {
+            Ok(c) => c,
+            Err(e) => return Revocation::Failed(e.to_string()),
+        },
     };
     match oauth::provider::revoke(&ctx.outbound, oauth, &client, token, hint).await {
         Ok(()) => Revocation::Revoked,

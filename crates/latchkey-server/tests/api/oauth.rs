@@ -328,3 +328,58 @@ async fn a_grant_revoked_at_the_provider_makes_the_account_unhealthy() {
     );
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn client_credentials_accounts_get_and_renew_their_token() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "3")]).await;
+    let owner = t.workspace("acme").await;
+    let issuer = &peer.issuer;
+    let (status, body) = t
+        .post(
+            "/v1/apps",
+            &owner.key,
+            json!({
+                "name_slug": "peer_machine", "name": "Peer machine", "auth_type": "oauth",
+                "oauth": {"grant": "client_credentials", "token_url": format!("{issuer}/token"), "default_scopes": ["api:read"]},
+                "custom_fields": [
+                    {"name": "client_id", "label": "Client ID", "type": "string"},
+                    {"name": "client_secret", "label": "Client secret", "type": "password"}
+                ],
+                "request": {"base_url": format!("{issuer}/api"), "allowed_domains": ["127.0.0.1"],
+                            "headers": {"Authorization": "Bearer {{oauth_access_token}}"}}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, created) = t
+        .post("/v1/accounts", &owner.key, json!({"app": "peer_machine", "cfmap": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["check"]["status"], "passed");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let first = credentials(&t, &owner, &id).await;
+    let token = first["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        first["credentials"]["client_secret"], CLIENT_SECRET,
+        "the workspace's own client: full credential set"
+    );
+    assert_eq!(api_me(issuer, &token).await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let renewed = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(renewed, token, "a new token before the old one expires");
+    assert_eq!(api_me(issuer, &renewed).await, StatusCode::OK);
+
+    let (status, created) = t
+        .post("/v1/accounts", &owner.key, json!({"app": "peer_machine", "cfmap": {"client_id": CLIENT_ID, "client_secret": "wrong"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(created["check"]["status"], "failed");
+    assert_eq!(created["data"]["healthy"], false);
+    t.cleanup().await;
+}

@@ -83,6 +83,19 @@ pub fn client_for(
     }
 }
 
+/// Client credentials stored in the account itself (client-credentials apps), or `None`.
+#[must_use]
+pub fn account_client(credentials: &crate::vault::Credentials) -> Option<ClientCredentials> {
+    Some(ClientCredentials {
+        reference: ACCOUNT_CLIENT.to_owned(),
+        client_id: credentials.get("client_id")?.to_owned(),
+        client_secret: SecretString::from(credentials.get("client_secret")?.to_owned()),
+    })
+}
+
+/// `oauth_client` of accounts whose client id and secret are their own fields.
+pub const ACCOUNT_CLIENT: &str = "account";
+
 /// The redirect URI registered with providers: from configuration, never from request headers.
 #[must_use]
 pub fn redirect_uri(ctx: &App) -> String {

@@ -89,6 +89,22 @@ pub async fn refresh(
     token_request(http, oauth, client, form).await
 }
 
+/// Client credentials grant (RFC 6749 §4.4): a token for the client itself.
+///
+/// # Errors
+/// [`TokenError`].
+pub async fn client_credentials(
+    http: &Outbound,
+    oauth: &OAuthConfig,
+    client: &ClientCredentials,
+) -> Result<TokenSet, TokenError> {
+    let mut form = vec![("grant_type", "client_credentials".to_owned())];
+    if !oauth.default_scopes.is_empty() {
+        form.push(("scope", oauth.default_scopes.join(&oauth.scope_separator)));
+    }
+    token_request(http, oauth, client, form).await
+}
+
 /// Revokes a token (RFC 7009). Best effort: the caller reports failures but never blocks on
 /// them.
 ///

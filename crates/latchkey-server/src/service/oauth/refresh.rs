@@ -194,6 +194,17 @@ async fn refresh_with_lease(
         return Ok(());
     }
     let credentials = ctx.vault.open_account(&account).await?;
+    if oauth.grant == latchkey_domain::app::OAuthGrant::ClientCredentials {
+        // Nothing to refresh with: ask for a new token with the account's own client.
+        let Some(client) = super::account_client(&credentials) else {
+            ctx.store
+                .release_refresh_lease(workspace_id, account_id, lease)
+                .await?;
+            return Ok(());
+        };
+        let outcome = provider::client_credentials(&ctx.outbound, oauth, &client).await;
+        return store_outcome(ctx, &account, oauth, &credentials, lease, outcome).await;
+    }
     let Some(refresh_token) = credentials.get("oauth_refresh_token").map(str::to_owned) else {
         let failure = RefreshFailure {
             healthy: account.expires_at.is_none_or(|e| e > now),
@@ -213,7 +224,22 @@ async fn refresh_with_lease(
         &account.app_slug,
         account.oauth_client.as_deref().unwrap_or("default"),
     )?;
-    match provider::refresh(&ctx.outbound, oauth, &client, &refresh_token).await {
+    let outcome = provider::refresh(&ctx.outbound, oauth, &client, &refresh_token).await;
+    store_outcome(ctx, &account, oauth, &credentials, lease, outcome).await
+}
+
+/// Stores a token response (keeping every other field, and the old refresh token when none
+/// came back) or records the failure.
+async fn store_outcome(
+    ctx: &App,
+    account: &Account,
+    oauth: &OAuthConfig,
+    credentials: &Credentials,
+    lease: &str,
+    outcome: Result<latchkey_oauth::TokenSet, TokenError>,
+) -> Result<(), ServiceError> {
+    let (workspace_id, account_id) = (account.workspace_id.as_str(), account.id.as_str());
+    match outcome {
         Ok(tokens) => {
             let mut fields: std::collections::BTreeMap<String, String> = credentials
                 .field_names()
@@ -253,7 +279,7 @@ async fn refresh_with_lease(
                 .await?
             {
                 if !account.healthy {
-                    record_event(ctx, &account, "ACCOUNT_HEALTHY", None).await;
+                    record_event(ctx, account, "ACCOUNT_HEALTHY", None).await;
                 }
                 tracing::info!(account.id = %account_id, "token refreshed");
             } else {
@@ -263,7 +289,7 @@ async fn refresh_with_lease(
             }
             Ok(())
         }
-        Err(error) => handle_failure(ctx, &account, lease, &error).await,
+        Err(error) => handle_failure(ctx, account, lease, &error).await,
     }
 }
 
