@@ -25,7 +25,7 @@ use tower_http::{
 };
 
 use crate::{
-    controllers::{accounts, apps, oauth_pages, oauth_token, ops},
+    controllers::{accounts, apps, oauth_apps, oauth_pages, oauth_token, ops},
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
     App, AppState,
@@ -43,6 +43,16 @@ pub fn build_router(app: Arc<App>) -> Router {
             get(accounts::list_accounts).post(accounts::create_account),
         )
         .route("/accounts/connect", post(accounts::connect_account))
+        .route(
+            "/oauth_apps",
+            get(oauth_apps::list).post(oauth_apps::create),
+        )
+        .route(
+            "/oauth_apps/{id}",
+            get(oauth_apps::get)
+                .put(oauth_apps::update)
+                .delete(oauth_apps::delete),
+        )
         .route(
             "/accounts/{id}",
             get(accounts::get_account)

@@ -16,11 +16,15 @@ pub use sql::SqlStore;
 pub fn is_valid_cursor(cursor: &str) -> bool {
     sql::cursor::decode(cursor).is_some()
 }
-pub use store::{AccountStore, AppStore, AuthStore, MetaStore, OAuthStore, Store, WorkspaceStore};
+pub use store::{
+    AccountStore, AppStore, AuthStore, MetaStore, OAuthClientStore, OAuthStore, Store,
+    WorkspaceStore,
+};
 
 /// The storage traits, for code that calls methods on a `dyn Store`.
 pub mod prelude {
     pub use crate::store::{
-        AccountStore, AppStore, AuthStore, MetaStore, OAuthStore, Store, WorkspaceStore,
+        AccountStore, AppStore, AuthStore, MetaStore, OAuthClientStore, OAuthStore, Store,
+        WorkspaceStore,
     };
 }

@@ -334,3 +334,38 @@ pub struct OAuthFlow {
     /// When the callback consumed it.
     pub used_at: Option<i64>,
 }
+
+/// A workspace's own OAuth client ("bring your own app"), `oa_…`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    /// `oa_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// The app it is registered for.
+    pub app_slug: String,
+    /// Display name.
+    pub name: String,
+    /// Client id at the provider.
+    pub client_id: String,
+    /// The secret, sealed for (`oauth_clients`, workspace, id, `client_secret`).
+    pub client_secret_ciphertext: Vec<u8>,
+    /// Data key used.
+    pub key_id: i64,
+    /// Scopes requested instead of the app's defaults (applied on the next connect).
+    pub scopes: Option<Vec<String>>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("id", &self.id)
+            .field("app_slug", &self.app_slug)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, Member, NewApiKey,
-        NewMember, OAuthFlow, OAuthUpdate, Page, Principal, RefreshFailure, Workspace,
+        NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, RefreshFailure, Workspace,
     },
     StoreError,
 };
@@ -14,12 +14,18 @@ use crate::{
 /// Everything Latchkey persists. Every method that takes an id of a workspace-owned row also
 /// takes the workspace id and matches both, so an id from another workspace is simply not found.
 pub trait Store:
-    MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore + OAuthStore
+    MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore + OAuthStore + OAuthClientStore
 {
 }
 
 impl<T> Store for T where
-    T: MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore + OAuthStore
+    T: MetaStore
+        + WorkspaceStore
+        + AuthStore
+        + AppStore
+        + AccountStore
+        + OAuthStore
+        + OAuthClientStore
 {
 }
 
@@ -265,4 +271,27 @@ pub trait OAuthStore: Send + Sync + 'static {
         workspace_id: &str,
         account_id: &str,
     ) -> Result<Vec<(String, Option<String>)>, StoreError>;
+}
+
+/// Workspaces' own OAuth clients.
+#[async_trait]
+pub trait OAuthClientStore: Send + Sync + 'static {
+    /// Stores a client.
+    async fn insert_oauth_client(&self, client: &OAuthClient) -> Result<(), StoreError>;
+    /// A client of a workspace.
+    async fn get_oauth_client(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<OAuthClient>, StoreError>;
+    /// A workspace's clients, optionally of one app.
+    async fn list_oauth_clients(
+        &self,
+        workspace_id: &str,
+        app_slug: Option<&str>,
+    ) -> Result<Vec<OAuthClient>, StoreError>;
+    /// Replaces a client's settings; [`StoreError::NotFound`] if it is not in the workspace.
+    async fn update_oauth_client(&self, client: &OAuthClient) -> Result<(), StoreError>;
+    /// Deletes a client; [`StoreError::NotFound`] if it is not in the workspace.
+    async fn delete_oauth_client(&self, workspace_id: &str, id: &str) -> Result<(), StoreError>;
 }

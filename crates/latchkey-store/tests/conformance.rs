@@ -7,7 +7,8 @@ use latchkey_domain::{ids, role::Role};
 use latchkey_store::prelude::*;
 use latchkey_store::{
     AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, NewApiKey, NewMember,
-    OAuthFlow, OAuthUpdate, Principal, RefreshFailure, Sharing, SqlStore, StoreError, Workspace,
+    OAuthClient, OAuthFlow, OAuthUpdate, Principal, RefreshFailure, Sharing, SqlStore, StoreError,
+    Workspace,
 };
 use latchkey_test_db::TestDb;
 
@@ -734,6 +735,85 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
                 ("ACCOUNT_HEALTHY".into(), None)
             ]
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn workspace_oauth_clients() {
+    on_every_backend(|store, label| async move {
+        let (ws, _) = workspace(&store, "acme").await;
+        let (other, _) = workspace(&store, "globex").await;
+        store.insert_data_key(1, &[1], 1).await.unwrap();
+        let mut client = OAuthClient {
+            id: ids::generate("oa_"),
+            workspace_id: ws.id.clone(),
+            app_slug: "github".into(),
+            name: "Ours".into(),
+            client_id: "cid".into(),
+            client_secret_ciphertext: vec![9, 9],
+            key_id: 1,
+            scopes: Some(vec!["repo".into(), "gist".into()]),
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.insert_oauth_client(&client).await.unwrap();
+        assert_eq!(
+            store.get_oauth_client(&ws.id, &client.id).await.unwrap(),
+            Some(client.clone()),
+            "{label}"
+        );
+        assert_eq!(
+            store.get_oauth_client(&other.id, &client.id).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.list_oauth_clients(&ws.id, None).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store
+                .list_oauth_clients(&ws.id, Some("github"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(store
+            .list_oauth_clients(&ws.id, Some("slack"))
+            .await
+            .unwrap()
+            .is_empty());
+        client.scopes = None;
+        client.name = "Renamed".into();
+        store.update_oauth_client(&client).await.unwrap();
+        assert_eq!(
+            store
+                .get_oauth_client(&ws.id, &client.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .scopes,
+            None
+        );
+        let foreign = OAuthClient {
+            workspace_id: other.id.clone(),
+            ..client.clone()
+        };
+        assert!(matches!(
+            store.update_oauth_client(&foreign).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_oauth_client(&other.id, &client.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.delete_oauth_client(&ws.id, &client.id).await.unwrap();
+        assert!(store
+            .list_oauth_clients(&ws.id, None)
+            .await
+            .unwrap()
+            .is_empty());
     })
     .await;
 }

@@ -190,17 +190,12 @@ pub(crate) async fn connect_account(
     caller: Caller,
     AppJson(body): AppJson<ConnectBody>,
 ) -> ApiResult<Response> {
-    if body.oauth_app_id.is_some() {
-        return Err(ApiError::invalid(
-            "oauth_app_id",
-            "custom OAuth clients are not available yet",
-        ));
-    }
     let url = crate::service::oauth::connect::start(
         &state,
         &caller,
         &body.app,
         body.account_id.as_deref(),
+        body.oauth_app_id.as_deref(),
     )
     .await?;
     Ok(Json(views::Data {

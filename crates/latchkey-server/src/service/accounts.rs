@@ -500,10 +500,13 @@ async fn revoke_at_provider(ctx: &App, account: &Account) -> Revocation {
             Some(c) => c,
             None => return Revocation::Unsupported,
         },
-        reference => match oauth::client_for(ctx, &account.app_slug, reference) {
-            Ok(c) => c,
-            Err(e) => return Revocation::Failed(e.to_string()),
-        },
+        reference => {
+            match oauth::client_for(ctx, &account.workspace_id, &account.app_slug, reference).await
+            {
+                Ok(c) => c,
+                Err(e) => return Revocation::Failed(e.to_string()),
+            }
+        }
     };
     match oauth::provider::revoke(&ctx.outbound, oauth, &client, token, hint).await {
         Ok(()) => Revocation::Revoked,

@@ -383,3 +383,80 @@ async fn client_credentials_accounts_get_and_renew_their_token() {
     assert_eq!(created["data"]["healthy"], false);
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn workspace_oauth_clients_bring_their_own_scopes_and_full_credentials() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let owner = t.workspace("acme").await;
+    let member = t
+        .member(&owner, "bob@acme.test", latchkey_domain::role::Role::Member)
+        .await;
+    add_peer_app(&t, &owner, &peer.issuer).await;
+    let body = json!({"app": "peer", "name": "Our client", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["api:read", "api:write"]});
+    let (status, _) = t.post("/v1/oauth_apps", &member.key, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins create clients");
+    let (status, created) = t.post("/v1/oauth_apps", &owner.key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let client = &created["data"];
+    let oa = client["id"].as_str().unwrap().to_owned();
+    assert!(oa.starts_with("oa_"));
+    assert_eq!(
+        client["redirect_uri"],
+        format!("{}/oauth/callback", t.base).as_str()
+    );
+    assert!(
+        !created.to_string().contains(CLIENT_SECRET),
+        "the secret is write-only"
+    );
+    let (_, listed) = t.get("/v1/oauth_apps", &member.key).await;
+    assert!(!listed.to_string().contains(CLIENT_SECRET));
+    assert_eq!(listed["data"][0]["id"], oa.as_str());
+
+    // Any member may connect with it.
+    let (status, page, _) = connect(&t, &member, json!({"app": "peer", "oauth_app_id": oa})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = account_id_from(&page);
+    let account = credentials(&t, &member, &id).await;
+    assert_eq!(
+        account["authorized_scopes"],
+        json!(["api:read", "api:write"])
+    );
+    assert!(
+        account["credentials"]["oauth_refresh_token"].is_string(),
+        "own client: the full credential set"
+    );
+
+    let (status, updated, _) = t
+        .request(
+            Method::PUT,
+            &format!("/v1/oauth_apps/{oa}"),
+            Some(&owner.key),
+            Some(json!({"scopes": ["api:read"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    // The new scopes apply on reconnect, which keeps the account's client.
+    let (status, page, _) = connect(&t, &member, json!({"app": "peer", "account_id": id})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let account = credentials(&t, &member, &id).await;
+    assert_eq!(account["authorized_scopes"], json!(["api:read"]));
+
+    let (status, body) = t
+        .post(
+            "/v1/accounts/connect",
+            &member.key,
+            json!({"app": "peer", "oauth_app_id": "oa_nope"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("oauth_app_id"))
+    );
+    let (status, _) = t.delete(&format!("/v1/oauth_apps/{oa}"), &member.key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = t.delete(&format!("/v1/oauth_apps/{oa}"), &owner.key).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.get(&format!("/v1/oauth_apps/{oa}"), &owner.key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    t.cleanup().await;
+}

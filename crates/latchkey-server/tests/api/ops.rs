@@ -30,6 +30,11 @@ async fn health_readiness_metrics_and_openapi() {
             ("/v1/apps", &["get", "post"]),
             ("/v1/apps/{id}", &["get"]),
             ("/v1/app_requests", &["get", "post"]),
+            ("/v1/accounts/connect", &["post"]),
+            ("/v1/oauth_apps", &["get", "post"]),
+            ("/v1/oauth_apps/{id}", &["get", "put", "delete"]),
+            ("/oauth/authorize/{handle}", &["get"]),
+            ("/oauth/callback", &["get"]),
         ] {
             let entry: &Value = paths.get(path).unwrap_or_else(|| panic!("{path} missing from openapi.json"));
             for m in methods {

@@ -6,6 +6,7 @@ mod auth;
 pub(crate) mod cursor;
 mod meta;
 mod oauth;
+mod oauth_clients;
 mod rows;
 mod workspaces;
 

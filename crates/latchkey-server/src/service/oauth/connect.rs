@@ -39,6 +39,16 @@ fn verifier_record(flow: &OAuthFlow) -> RecordRef<'_> {
     }
 }
 
+/// The flow's PKCE verifier, unsealed.
+async fn open_verifier(ctx: &App, flow: &OAuthFlow) -> Option<SecretString> {
+    let bytes = ctx
+        .vault
+        .open_record(verifier_record(flow), &flow.verifier_ciphertext)
+        .await
+        .ok()?;
+    Some(SecretString::from(String::from_utf8(bytes.to_vec()).ok()?))
+}
+
 /// Starts a connect (or reconnect, with `account_id`) for the calling member; returns the link
 /// to open in the member's browser.
 ///
@@ -50,6 +60,7 @@ pub async fn start(
     caller: &Caller,
     app_key: &str,
     account_id: Option<&str>,
+    oauth_app_id: Option<&str>,
 ) -> Result<String, ServiceError> {
     caller.require_scope("accounts:write")?;
     let user_id = caller.require_member()?.to_owned();
@@ -60,7 +71,8 @@ pub async fn start(
         .await?
         .ok_or_else(|| ValidationError::new("app", "is not an app of the catalog"))?;
     let oauth = code_flow_config(&app.definition)?;
-    let client = default_client(ctx, &app.definition.name_slug)?;
+    let slug = app.definition.name_slug.as_str();
+    let mut reference = oauth_app_id.map(str::to_owned);
     if let Some(id) = account_id {
         let account = ctx
             .store
@@ -68,10 +80,17 @@ pub async fn start(
             .await?
             .ok_or(ServiceError::NotFound("account"))?;
         caller.authorize(&account, Operation::Reconnect)?;
-        if account.app_slug != app.definition.name_slug {
+        if account.app_slug != slug {
             return Err(ValidationError::new("account_id", "belongs to another app").into());
         }
+        // A reconnect keeps the account's client unless another one is chosen.
+        reference = reference.or(account.oauth_client);
     }
+    // A workspace client brings its own scopes (applied from this connect on).
+    let (client, scope_override) = match reference.as_deref() {
+        None | Some("default") => (default_client(ctx, slug)?, None),
+        Some(id) => super::clients::credentials(ctx, &workspace_id, slug, id).await?,
+    };
     let handle = random_token();
     let pkce = Pkce::generate();
     let mut flow = OAuthFlow {
@@ -85,7 +104,7 @@ pub async fn start(
         account_id: account_id.map(str::to_owned),
         oauth_client: client.reference,
         redirect_uri: redirect_uri(ctx),
-        scopes: oauth.default_scopes.clone(),
+        scopes: scope_override.unwrap_or_else(|| oauth.default_scopes.clone()),
         verifier_ciphertext: Vec::new(),
         browser_hash: None,
         created_at: clock::now_ms(),
@@ -161,15 +180,10 @@ pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, Flow
         .flatten()
         .ok_or_else(unavailable)?;
     let oauth = code_flow_config(&app.definition).map_err(|_| unavailable())?;
-    let client = client_for(ctx, &flow.app_slug, &flow.oauth_client)
-        .map_err(|e| flow_error("no_client", e.to_string()))?;
-    let verifier = ctx
-        .vault
-        .open_record(verifier_record(&flow), &flow.verifier_ciphertext)
+    let client = client_for(ctx, &flow.workspace_id, &flow.app_slug, &flow.oauth_client)
         .await
-        .map_err(|_| unavailable())?;
-    let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
-    let pkce = Pkce::from_verifier(verifier);
+        .map_err(|e| flow_error("no_client", e.to_string()))?;
+    let pkce = Pkce::from_verifier(open_verifier(ctx, &flow).await.ok_or_else(unavailable)?);
     let state = random_token();
     let browser_secret = random_token();
     let bound = ctx
@@ -298,19 +312,15 @@ pub async fn complete(
             "The provider sent no authorization code.",
         )
     })?;
-    let client = client_for(ctx, &flow.app_slug, &flow.oauth_client)
-        .map_err(|e| flow_error("no_client", e.to_string()))?;
-    let verifier = ctx
-        .vault
-        .open_record(verifier_record(&flow), &flow.verifier_ciphertext)
+    let client = client_for(ctx, &flow.workspace_id, &flow.app_slug, &flow.oauth_client)
         .await
-        .map_err(|_| {
-            flow_error(
-                "unavailable",
-                "Latchkey could not finish the connection. Try again.",
-            )
-        })?;
-    let verifier = SecretString::from(String::from_utf8_lossy(&verifier).into_owned());
+        .map_err(|e| flow_error("no_client", e.to_string()))?;
+    let verifier = open_verifier(ctx, &flow).await.ok_or_else(|| {
+        flow_error(
+            "unavailable",
+            "Latchkey could not finish the connection. Try again.",
+        )
+    })?;
     let tokens = provider::exchange_code(&ctx.outbound, oauth, &client, code, &flow.redirect_uri, oauth.pkce.then_some(&verifier))
         .await
         .map_err(|e| match e {

@@ -1,5 +1,6 @@
 //! OAuth accounts: the connect flow (start, browser binding, callback) and keeping tokens fresh.
 
+pub mod clients;
 pub mod connect;
 pub mod provider;
 pub mod refresh;
@@ -65,21 +66,20 @@ pub fn default_client(ctx: &App, slug: &str) -> Result<ClientCredentials, Servic
     })
 }
 
-/// The client an existing account or flow uses.
+/// The client an existing account or flow uses: the operator's (`default`) or a workspace's
+/// own (`oa_…`).
 ///
 /// # Errors
 /// When it is not configured (any more).
-pub fn client_for(
+pub async fn client_for(
     ctx: &App,
+    workspace_id: &str,
     slug: &str,
     reference: &str,
 ) -> Result<ClientCredentials, ServiceError> {
     match reference {
         "default" => default_client(ctx, slug),
-        other => Err(ServiceError::Invalid(ValidationError::new(
-            "oauth_app_id",
-            format!("custom OAuth client {other} is not available"),
-        ))),
+        id => Ok(clients::credentials(ctx, workspace_id, slug, id).await?.0),
     }
 }
 

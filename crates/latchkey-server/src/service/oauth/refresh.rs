@@ -221,9 +221,11 @@ async fn refresh_with_lease(
     };
     let client = client_for(
         ctx,
+        workspace_id,
         &account.app_slug,
         account.oauth_client.as_deref().unwrap_or("default"),
-    )?;
+    )
+    .await?;
     let outcome = provider::refresh(&ctx.outbound, oauth, &client, &refresh_token).await;
     store_outcome(ctx, &account, oauth, &credentials, lease, outcome).await
 }
