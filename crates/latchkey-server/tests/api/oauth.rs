@@ -460,3 +460,160 @@ async fn workspace_oauth_clients_bring_their_own_scopes_and_full_credentials() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_refresh_abandoned_by_a_crashed_instance_is_taken_over() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
+    let owner = t.workspace("acme").await;
+    add_peer_app(&t, &owner, &peer.issuer).await;
+    let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+    let id = account_id_from(&page);
+    let before = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another instance took the refresh lease and died before calling the provider.
+    let now = latchkey_server::clock::now_ms();
+    assert!(t
+        .app
+        .store
+        .acquire_refresh_lease(
+            &owner.workspace_id,
+            &id,
+            "crashed-instance",
+            now,
+            now + 2_500
+        )
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The token is now inside its margin; the read waits for the dead lease to lapse, then
+    // refreshes itself.
+    let after = credentials(&t, &owner, &id).await;
+    let token = after["credentials"]["oauth_access_token"].as_str().unwrap();
+    assert_ne!(token, before);
+    assert_eq!(after["healthy"], true);
+    assert_eq!(peer.stats().await["refresh_requests"], 1);
+    assert_eq!(api_me(&peer.issuer, token).await, StatusCode::OK);
+    t.cleanup().await;
+}
+
+/// Fault injection: a token endpoint in front of the peer that answers 503 while `down` is set.
+async fn flaky_token_endpoint(
+    peer_token_url: String,
+    down: Arc<std::sync::atomic::AtomicBool>,
+) -> String {
+    use axum::{body::Bytes, http::HeaderMap, response::IntoResponse, routing::post, Router};
+    let router = Router::new().route(
+        "/token",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let (url, down) = (peer_token_url.clone(), down.clone());
+            async move {
+                if down.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "1")],
+                        "down",
+                    )
+                        .into_response();
+                }
+                let mut request = reqwest::Client::new().post(url).body(body);
+                for name in ["authorization", "content-type"] {
+                    if let Some(value) = headers.get(name) {
+                        request = request.header(name, value.to_str().unwrap());
+                    }
+                }
+                let response = request.send().await.unwrap();
+                let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+                (status, response.bytes().await.unwrap()).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/token")
+}
+
+#[tokio::test]
+async fn a_provider_outage_is_retried_and_the_account_recovers() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
+    let owner = t.workspace("acme").await;
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flaky = flaky_token_endpoint(format!("{}/token", peer.issuer), down.clone()).await;
+    let issuer = &peer.issuer;
+    let (status, body) = t
+        .post(
+            "/v1/apps",
+            &owner.key,
+            json!({
+                "name_slug": "peer", "name": "Peer", "auth_type": "oauth",
+                "oauth": {"grant": "authorization_code", "authorization_url": format!("{issuer}/auth"),
+                          "token_url": flaky, "issuer": issuer, "default_scopes": ["api:read"]},
+                "request": {"base_url": format!("{issuer}/api"), "allowed_domains": ["127.0.0.1"],
+                            "headers": {"Authorization": "Bearer {{oauth_access_token}}"}}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+    let id = account_id_from(&page);
+    let first = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let during = credentials(&t, &owner, &id).await;
+    assert_eq!(
+        during["credentials"]["oauth_access_token"].as_str(),
+        Some(first.as_str()),
+        "the current token is still handed out"
+    );
+    assert_eq!(
+        during["healthy"], true,
+        "an outage before expiry does not make the account unhealthy"
+    );
+    assert!(
+        during["error"].as_str().unwrap().contains("unavailable"),
+        "{during}"
+    );
+    let row = t
+        .app
+        .store
+        .get_account(&owner.workspace_id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.refresh_failures, 1);
+    assert!(
+        row.next_refresh_at.unwrap() > latchkey_server::clock::now_ms(),
+        "retried later, with backoff"
+    );
+
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    latchkey_server::service::oauth::refresh::refresh_account(&t.app, &owner.workspace_id, &id)
+        .await
+        .unwrap();
+    let after = credentials(&t, &owner, &id).await;
+    assert_ne!(
+        after["credentials"]["oauth_access_token"].as_str(),
+        Some(first.as_str())
+    );
+    assert_eq!(
+        (after["healthy"].as_bool(), after["error"].as_str()),
+        (Some(true), None)
+    );
+    assert_eq!(
+        t.app
+            .store
+            .get_account(&owner.workspace_id, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_failures,
+        0
+    );
+    t.cleanup().await;
+}
