@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod authorize;
+pub mod oauth1;
 mod pkce;
 mod token;
 

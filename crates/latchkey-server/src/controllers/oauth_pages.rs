@@ -130,6 +130,9 @@ pub(crate) struct CallbackQuery {
     state: Option<String>,
     iss: Option<String>,
     error: Option<String>,
+    oauth_token: Option<String>,
+    oauth_verifier: Option<String>,
+    denied: Option<String>,
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -154,6 +157,9 @@ pub(crate) async fn callback(
         state: query.state,
         iss: query.iss,
         error: query.error,
+        oauth_token: query.oauth_token,
+        oauth_verifier: query.oauth_verifier,
+        denied: query.denied,
     };
     let browser = cookie(&headers, COOKIE);
     let outcome = connect::complete(&state, params, browser.as_deref()).await;

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use latchkey_crypto::{hash_token, RecordRef};
-use latchkey_domain::{access::Operation, ids, ValidationError};
+use latchkey_domain::{access::Operation, app::OAuthGrant, ids, ValidationError};
 use latchkey_oauth::{
     authorize_url, check_issuer, random_token, AuthorizeParams, Pkce, TokenError,
 };
@@ -102,7 +102,7 @@ pub async fn start(
         user_id,
         app_slug: app.definition.name_slug.clone(),
         account_id: account_id.map(str::to_owned),
-        oauth_client: client.reference,
+        oauth_client: client.reference.clone(),
         redirect_uri: redirect_uri(ctx),
         scopes: scope_override.unwrap_or_else(|| oauth.default_scopes.clone()),
         verifier_ciphertext: Vec::new(),
@@ -111,12 +111,24 @@ pub async fn start(
         expires_at: clock::now_ms() + FLOW_TTL_MS,
         used_at: None,
     };
+    // OAuth 1.0a: the first leg happens now (server to server); its temporary credentials take
+    // the place of the PKCE verifier in the sealed column.
+    let sealed_secret = if oauth.grant == OAuthGrant::Oauth1 {
+        let pair = super::oauth1::request_token(&ctx.outbound, oauth, &client, &flow.redirect_uri)
+            .await
+            .map_err(|m| {
+                ValidationError::new(
+                    "app",
+                    format!("the provider refused to start the sign-in: {m}"),
+                )
+            })?;
+        super::oauth1::pack(&pair)
+    } else {
+        pkce.verifier.expose_secret().to_owned()
+    };
     flow.verifier_ciphertext = ctx
         .vault
-        .seal_record(
-            verifier_record(&flow),
-            pkce.verifier.expose_secret().as_bytes(),
-        )
+        .seal_record(verifier_record(&flow), sealed_secret.as_bytes())
         .await;
     ctx.store.insert_flow(&flow).await?;
     Ok(format!(
@@ -143,7 +155,7 @@ pub struct FlowError {
     pub message: String,
 }
 
-fn flow_error(code: &'static str, message: impl Into<String>) -> FlowError {
+pub(super) fn flow_error(code: &'static str, message: impl Into<String>) -> FlowError {
     FlowError {
         code,
         message: message.into(),
@@ -183,8 +195,14 @@ pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, Flow
     let client = client_for(ctx, &flow.workspace_id, &flow.app_slug, &flow.oauth_client)
         .await
         .map_err(|e| flow_error("no_client", e.to_string()))?;
-    let pkce = Pkce::from_verifier(open_verifier(ctx, &flow).await.ok_or_else(unavailable)?);
-    let state = random_token();
+    let sealed = open_verifier(ctx, &flow).await.ok_or_else(unavailable)?;
+    // OAuth 1.0a: the temporary token is the state the provider will send back.
+    let temporary = (oauth.grant == OAuthGrant::Oauth1)
+        .then(|| super::oauth1::unpack(sealed.expose_secret()))
+        .flatten();
+    let state = temporary
+        .as_ref()
+        .map_or_else(random_token, |(token, _)| token.clone());
     let browser_secret = random_token();
     let bound = ctx
         .store
@@ -197,19 +215,26 @@ pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, Flow
             "This connect link was already opened in another browser. Start again.",
         ));
     }
-    let url = authorize_url(
-        oauth,
-        &AuthorizeParams {
-            client_id: &client.client_id,
-            redirect_uri: &flow.redirect_uri,
-            scopes: &flow.scopes,
-            state: &state,
-            code_challenge: oauth.pkce.then_some(pkce.challenge.as_str()),
-        },
-    )
-    .map_err(|m| flow_error("misconfigured", m))?;
+    let location = if temporary.is_some() {
+        super::oauth1::authorize_location(oauth, &state)
+            .map_err(|m| flow_error("misconfigured", m))?
+    } else {
+        let pkce = Pkce::from_verifier(sealed);
+        authorize_url(
+            oauth,
+            &AuthorizeParams {
+                client_id: &client.client_id,
+                redirect_uri: &flow.redirect_uri,
+                scopes: &flow.scopes,
+                state: &state,
+                code_challenge: oauth.pkce.then_some(pkce.challenge.as_str()),
+            },
+        )
+        .map_err(|m| flow_error("misconfigured", m))?
+        .to_string()
+    };
     Ok(ProviderRedirect {
-        location: url.to_string(),
+        location,
         browser_secret,
     })
 }
@@ -225,6 +250,12 @@ pub struct CallbackParams {
     pub iss: Option<String>,
     /// OAuth error code (e.g. `access_denied`).
     pub error: Option<String>,
+    /// OAuth 1.0a: the temporary token (our state).
+    pub oauth_token: Option<String>,
+    /// OAuth 1.0a: the verifier.
+    pub oauth_verifier: Option<String>,
+    /// OAuth 1.0a: set (to the temporary token) when the user declined.
+    pub denied: Option<String>,
 }
 
 /// Finishes a flow; returns the connected account's id.
@@ -236,12 +267,17 @@ pub async fn complete(
     params: CallbackParams,
     browser_secret: Option<&str>,
 ) -> Result<String, FlowError> {
-    let state = params.state.as_deref().ok_or_else(|| {
-        flow_error(
-            "invalid_state",
-            "The response from the provider is missing its state. Start again.",
-        )
-    })?;
+    let state = params
+        .state
+        .as_deref()
+        .or(params.oauth_token.as_deref())
+        .or(params.denied.as_deref())
+        .ok_or_else(|| {
+            flow_error(
+                "invalid_state",
+                "The response from the provider is missing its state. Start again.",
+            )
+        })?;
     let flow = ctx
         .store
         .consume_flow(&hash_token(state), clock::now_ms())
@@ -275,7 +311,11 @@ pub async fn complete(
         .ok_or_else(|| flow_error("invalid_state", "The app of this sign-in no longer exists."))?;
     let oauth = code_flow_config(&app.definition)
         .map_err(|e| flow_error("misconfigured", e.to_string()))?;
-    if let Some(error) = params.error.as_deref() {
+    let error = params
+        .error
+        .as_deref()
+        .or(params.denied.as_ref().map(|_| "access_denied"));
+    if let Some(error) = error {
         let message = match error {
             "access_denied" => format!(
                 "Access was denied at {}. Nothing was connected.",
@@ -299,6 +339,16 @@ pub async fn complete(
             },
             message,
         });
+    }
+    if oauth.grant == OAuthGrant::Oauth1 {
+        return finish_oauth1(
+            ctx,
+            &flow,
+            &app.definition.name,
+            oauth,
+            params.oauth_verifier.as_deref(),
+        )
+        .await;
     }
     check_issuer(
         oauth.issuer.as_deref(),
@@ -353,13 +403,95 @@ pub async fn complete(
         tokens.refresh_token.is_some(),
     );
     let scopes = tokens.scopes.unwrap_or_else(|| flow.scopes.clone());
+    store_connected(
+        ctx,
+        &flow,
+        &app.definition.name,
+        &credentials,
+        schedule,
+        scopes,
+    )
+    .await
+}
+
+async fn finish_oauth1(
+    ctx: &App,
+    flow: &OAuthFlow,
+    app_name: &str,
+    oauth: &latchkey_domain::app::OAuthConfig,
+    verifier: Option<&str>,
+) -> Result<String, FlowError> {
+    let verifier =
+        verifier.ok_or_else(|| flow_error("invalid_request", "The provider sent no verifier."))?;
+    let client = client_for(ctx, &flow.workspace_id, &flow.app_slug, &flow.oauth_client)
+        .await
+        .map_err(|e| flow_error("no_client", e.to_string()))?;
+    let sealed = open_verifier(ctx, flow).await.ok_or_else(|| {
+        flow_error(
+            "unavailable",
+            "Latchkey could not finish the connection. Try again.",
+        )
+    })?;
+    let (token, secret) = super::oauth1::unpack(sealed.expose_secret()).ok_or_else(|| {
+        flow_error(
+            "unavailable",
+            "Latchkey could not finish the connection. Try again.",
+        )
+    })?;
+    let pair = super::oauth1::access_token(
+        &ctx.outbound,
+        oauth,
+        &client,
+        (&token, &secret),
+        verifier,
+        app_name,
+    )
+    .await?;
+    let mut fields = BTreeMap::from([
+        ("oauth_access_token".to_owned(), pair.token.clone()),
+        (
+            "oauth_token_secret".to_owned(),
+            pair.secret.expose_secret().to_owned(),
+        ),
+        ("oauth_client_id".to_owned(), client.client_id.clone()),
+    ]);
+    if let Some(uid) = pair.extra.get("user_id").or(pair.extra.get("screen_name")) {
+        fields.insert("oauth_uid".to_owned(), uid.clone());
+    }
+    // OAuth 1 access tokens do not expire and are never refreshed.
+    let schedule = refresh::Schedule {
+        expires_at: None,
+        next_refresh_at: None,
+    };
+    store_connected(
+        ctx,
+        flow,
+        app_name,
+        &Credentials::from_map(fields),
+        schedule,
+        flow.scopes.clone(),
+    )
+    .await
+}
+
+/// Saves the credentials of a finished flow: a new private account of the member, or the
+/// reconnected account's credentials replaced in place. Returns the account id.
+pub(super) async fn store_connected(
+    ctx: &App,
+    flow: &OAuthFlow,
+    app_name: &str,
+    credentials: &Credentials,
+    schedule: refresh::Schedule,
+    scopes: Vec<String>,
+) -> Result<String, FlowError> {
+    let now = clock::now_ms();
     let account_id = flow
         .account_id
         .clone()
         .unwrap_or_else(|| ids::generate(ids::ACCOUNT));
     let (ciphertext, key_id) = ctx
         .vault
-        .seal(&flow.workspace_id, &account_id, &credentials)
+        .seal(&flow.workspace_id, &account_id, credentials)
         .await;
     let update = OAuthUpdate {
         credentials_ciphertext: ciphertext,
@@ -386,7 +518,7 @@ pub async fn complete(
                 id: account_id.clone(),
                 workspace_id: flow.workspace_id.clone(),
                 app_slug: flow.app_slug.clone(),
-                name: app.definition.name.clone(),
+                name: app_name.to_owned(),
                 owner_id: Some(flow.user_id.clone()),
                 sharing: Sharing::Private,
                 credentials_ciphertext: update.credentials_ciphertext.clone(),

@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod connect;
+pub mod oauth1;
 pub mod provider;
 pub mod refresh;
 
@@ -22,13 +23,21 @@ pub struct ClientCredentials {
     pub client_secret: SecretString,
 }
 
-/// The OAuth 2 authorization-code settings of an app, or a 400 saying why it has none.
+/// The OAuth settings of an app connected in the browser (OAuth 2 authorization code or
+/// OAuth 1.0a), or a 400 saying why it has none.
 ///
 /// # Errors
-/// [`ServiceError::Invalid`] for apps that are not authorization-code OAuth apps.
+/// [`ServiceError::Invalid`] for other apps.
 pub fn code_flow_config(app: &AppDefinition) -> Result<&OAuthConfig, ServiceError> {
     match &app.oauth {
-        Some(oauth) if oauth.grant == OAuthGrant::AuthorizationCode => Ok(oauth),
+        Some(oauth)
+            if matches!(
+                oauth.grant,
+                OAuthGrant::AuthorizationCode | OAuthGrant::Oauth1
+            ) =>
+        {
+            Ok(oauth)
+        }
         Some(_) => Err(ValidationError::new(
             "app",
             "uses another OAuth grant; connect it with its fields",
