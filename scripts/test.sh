@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, and every test (unit, property, storage
 # conformance, HTTP integration, OAuth against a real authorization server, CLI end to end).
-# Needs Node.js (for the OAuth peer, installed here from the npm registry).
+# Needs Node.js and Python 3 (for the OAuth peers, installed here from npm and PyPI).
 #
 # The PostgreSQL half of the suite runs when LATCHKEY_TEST_POSTGRES_URL points at a server
 # where the user may create databases, e.g.
@@ -18,6 +18,12 @@ fi
 
 echo "==> installing the OAuth test peer (oidc-provider, tests/peers/oidc)"
 npm ci --prefix tests/peers/oidc --no-audit --no-fund --loglevel=error
+
+echo "==> installing the OAuth 1.0a test peer (oauthlib, tests/peers/oauth1)"
+if [ ! -x tests/peers/oauth1/.venv/bin/python ]; then
+  python3 -m venv tests/peers/oauth1/.venv
+fi
+tests/peers/oauth1/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/oauth1/requirements.txt
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

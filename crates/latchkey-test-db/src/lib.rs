@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod oauth1_peer;
 pub mod oidc_peer;
 
 use latchkey_store::DatabaseUrl;

@@ -617,3 +617,60 @@ async fn a_provider_outage_is_retried_and_the_account_recovers() {
     );
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn oauth1_accounts_connect_through_the_three_legged_flow() {
+    use latchkey_oauth::oauth1::Signer;
+    use latchkey_test_db::oauth1_peer::{OAuth1Peer, CONSUMER_KEY, CONSUMER_SECRET};
+
+    for deny in [false, true] {
+        let mut peer = None;
+        let t = TestApp::spawn_with(TestDb::sqlite(), |config, base| {
+            let env: &[(&str, &str)] = if deny { &[("PEER_DENY", "1")] } else { &[] };
+            peer = Some(OAuth1Peer::start(&format!("{base}/oauth/callback"), env));
+            config.oauth_clients_from_env.insert(
+                env_slug("legacy"),
+                OAuthClientConfig { client_id: CONSUMER_KEY.into(), client_secret: SecretString::from(CONSUMER_SECRET.to_owned()) },
+            );
+        })
+        .await;
+        let peer = peer.unwrap();
+        let owner = t.workspace("acme").await;
+        let base = &peer.base;
+        let (status, body) = t
+            .post(
+                "/v1/apps",
+                &owner.key,
+                json!({
+                    "name_slug": "legacy", "name": "Legacy", "auth_type": "oauth",
+                    "oauth": {"grant": "oauth1", "request_token_url": format!("{base}/oauth/request_token"),
+                              "authorization_url": format!("{base}/oauth/authorize"),
+                              "token_url": format!("{base}/oauth/access_token")},
+                    "request": {"base_url": format!("{base}/api"), "allowed_domains": ["127.0.0.1"]}
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, page, _) = connect(&t, &owner, json!({"app": "legacy"})).await;
+        if deny {
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert!(page.contains("Access was denied at Legacy"), "{page}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let id = account_id_from(&page);
+        let account = credentials(&t, &owner, &id).await;
+        let token = account["credentials"]["oauth_access_token"].as_str().unwrap().to_owned();
+        let secret = SecretString::from(account["credentials"]["oauth_token_secret"].as_str().unwrap().to_owned());
+        assert_eq!(account["credentials"]["oauth_uid"], "test-user");
+        assert!(account["expires_at"].is_null(), "OAuth 1 tokens do not expire");
+        // The stored credentials sign requests the provider accepts.
+        let consumer_secret = SecretString::from(CONSUMER_SECRET.to_owned());
+        let signer = Signer { consumer_key: CONSUMER_KEY, consumer_secret: &consumer_secret, token: Some((&token, &secret)) };
+        let url = url::Url::parse(&format!("{base}/api/me?x=1")).unwrap();
+        let header = signer.authorization("GET", &url, &[], &[], &latchkey_oauth::random_token(), (latchkey_server::clock::now_ms() / 1000) as u64);
+        let response = reqwest::Client::new().get(url).header("authorization", header).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+        t.cleanup().await;
+    }
+}
