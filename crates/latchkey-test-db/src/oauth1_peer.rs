@@ -51,8 +51,11 @@ impl OAuth1Peer {
             .expect("python runs");
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout).read_line(&mut line).expect("the peer prints its address");
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the peer prints its address");
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
         let base = value["base"].as_str().expect("base").to_owned();
         Self { child, base }
     }

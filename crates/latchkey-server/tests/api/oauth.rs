@@ -36,6 +36,11 @@ async fn app_with_peer(db: TestDb, env: &[(&str, &str)]) -> (TestApp, Arc<Peer>)
 
 /// Adds the custom app `peer` (the authorization server and its protected API).
 async fn add_peer_app(t: &TestApp, admin: &Member, issuer: &str) {
+    add_peer_app_with_token_url(t, admin, issuer, &format!("{issuer}/token")).await;
+}
+
+/// The same app with its token endpoint elsewhere (fault injection in front of the peer).
+async fn add_peer_app_with_token_url(t: &TestApp, admin: &Member, issuer: &str, token_url: &str) {
     let (status, body) = t
         .post(
             "/v1/apps",
@@ -47,7 +52,7 @@ async fn add_peer_app(t: &TestApp, admin: &Member, issuer: &str) {
                 "oauth": {
                     "grant": "authorization_code",
                     "authorization_url": format!("{issuer}/auth"),
-                    "token_url": format!("{issuer}/token"),
+                    "token_url": token_url,
                     "revocation_url": format!("{issuer}/token/revocation"),
                     "issuer": issuer,
                     "default_scopes": ["api:read"],
@@ -541,21 +546,7 @@ async fn a_provider_outage_is_retried_and_the_account_recovers() {
     let owner = t.workspace("acme").await;
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flaky = flaky_token_endpoint(format!("{}/token", peer.issuer), down.clone()).await;
-    let issuer = &peer.issuer;
-    let (status, body) = t
-        .post(
-            "/v1/apps",
-            &owner.key,
-            json!({
-                "name_slug": "peer", "name": "Peer", "auth_type": "oauth",
-                "oauth": {"grant": "authorization_code", "authorization_url": format!("{issuer}/auth"),
-                          "token_url": flaky, "issuer": issuer, "default_scopes": ["api:read"]},
-                "request": {"base_url": format!("{issuer}/api"), "allowed_domains": ["127.0.0.1"],
-                            "headers": {"Authorization": "Bearer {{oauth_access_token}}"}}
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    add_peer_app_with_token_url(&t, &owner, &peer.issuer, &flaky).await;
     let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
     let id = account_id_from(&page);
     let first = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
@@ -630,7 +621,10 @@ async fn oauth1_accounts_connect_through_the_three_legged_flow() {
             peer = Some(OAuth1Peer::start(&format!("{base}/oauth/callback"), env));
             config.oauth_clients_from_env.insert(
                 env_slug("legacy"),
-                OAuthClientConfig { client_id: CONSUMER_KEY.into(), client_secret: SecretString::from(CONSUMER_SECRET.to_owned()) },
+                OAuthClientConfig {
+                    client_id: CONSUMER_KEY.into(),
+                    client_secret: SecretString::from(CONSUMER_SECRET.to_owned()),
+                },
             );
         })
         .await;
@@ -660,17 +654,49 @@ async fn oauth1_accounts_connect_through_the_three_legged_flow() {
         assert_eq!(status, StatusCode::OK, "{page}");
         let id = account_id_from(&page);
         let account = credentials(&t, &owner, &id).await;
-        let token = account["credentials"]["oauth_access_token"].as_str().unwrap().to_owned();
-        let secret = SecretString::from(account["credentials"]["oauth_token_secret"].as_str().unwrap().to_owned());
+        let token = account["credentials"]["oauth_access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let secret = SecretString::from(
+            account["credentials"]["oauth_token_secret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
         assert_eq!(account["credentials"]["oauth_uid"], "test-user");
-        assert!(account["expires_at"].is_null(), "OAuth 1 tokens do not expire");
+        assert!(
+            account["expires_at"].is_null(),
+            "OAuth 1 tokens do not expire"
+        );
         // The stored credentials sign requests the provider accepts.
         let consumer_secret = SecretString::from(CONSUMER_SECRET.to_owned());
-        let signer = Signer { consumer_key: CONSUMER_KEY, consumer_secret: &consumer_secret, token: Some((&token, &secret)) };
+        let signer = Signer {
+            consumer_key: CONSUMER_KEY,
+            consumer_secret: &consumer_secret,
+            token: Some((&token, &secret)),
+        };
         let url = url::Url::parse(&format!("{base}/api/me?x=1")).unwrap();
-        let header = signer.authorization("GET", &url, &[], &[], &latchkey_oauth::random_token(), (latchkey_server::clock::now_ms() / 1000) as u64);
-        let response = reqwest::Client::new().get(url).header("authorization", header).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+        let header = signer.authorization(
+            "GET",
+            &url,
+            &[],
+            &[],
+            &latchkey_oauth::random_token(),
+            (latchkey_server::clock::now_ms() / 1000) as u64,
+        );
+        let response = reqwest::Client::new()
+            .get(url)
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap()
+        );
         t.cleanup().await;
     }
 }

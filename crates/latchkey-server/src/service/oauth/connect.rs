@@ -39,6 +39,15 @@ fn verifier_record(flow: &OAuthFlow) -> RecordRef<'_> {
     }
 }
 
+/// The app a flow connects (gone if it was removed meanwhile).
+async fn flow_app(ctx: &App, flow: &OAuthFlow) -> Option<crate::catalog::CatalogApp> {
+    ctx.catalog
+        .resolve(&*ctx.store, &flow.workspace_id, &flow.app_slug)
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The flow's PKCE verifier, unsealed.
 async fn open_verifier(ctx: &App, flow: &OAuthFlow) -> Option<SecretString> {
     let bytes = ctx
@@ -184,13 +193,7 @@ pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, Flow
             )
         })?
         .ok_or_else(unavailable)?;
-    let app = ctx
-        .catalog
-        .resolve(&*ctx.store, &flow.workspace_id, &flow.app_slug)
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(unavailable)?;
+    let app = flow_app(ctx, &flow).await.ok_or_else(unavailable)?;
     let oauth = code_flow_config(&app.definition).map_err(|_| unavailable())?;
     let client = client_for(ctx, &flow.workspace_id, &flow.app_slug, &flow.oauth_client)
         .await
@@ -302,12 +305,8 @@ pub async fn complete(
             "This sign-in was started in another browser. Start again from this one.",
         ));
     }
-    let app = ctx
-        .catalog
-        .resolve(&*ctx.store, &flow.workspace_id, &flow.app_slug)
+    let app = flow_app(ctx, &flow)
         .await
-        .ok()
-        .flatten()
         .ok_or_else(|| flow_error("invalid_state", "The app of this sign-in no longer exists."))?;
     let oauth = code_flow_config(&app.definition)
         .map_err(|e| flow_error("misconfigured", e.to_string()))?;
