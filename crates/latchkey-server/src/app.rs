@@ -27,6 +27,7 @@ pub struct App {
     /// Read caches of the hot path.
     pub caches: Caches,
     pub(crate) metrics: Metrics,
+    me: std::sync::Weak<App>,
 }
 
 impl std::fmt::Debug for App {
@@ -153,7 +154,7 @@ pub async fn open_app(
     config: Config,
     store: Arc<dyn Store>,
     policy: KeyPolicy,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<Arc<App>> {
     let (master, source) = resolve_master_key(&config, &*store, policy).await?;
     match App::build(config, store, master).await {
         Ok(app) => Ok(app),
@@ -182,12 +183,12 @@ impl App {
         config: Config,
         store: Arc<dyn Store>,
         master: MasterKey,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<Arc<Self>> {
         let vault = Vault::open(store.clone(), master).await?;
         let catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
         let outbound = Outbound::new(&config.egress()).map_err(anyhow::Error::msg)?;
         let caches = Caches::new(Duration::from_millis(config.cache_ttl_ms));
-        Ok(Self {
+        Ok(Arc::new_cyclic(|me| Self {
             config,
             store,
             vault,
@@ -195,6 +196,14 @@ impl App {
             outbound,
             caches,
             metrics: Metrics::new(),
-        })
+            me: me.clone(),
+        }))
+    }
+
+    /// A shared handle to this app, for work that must outlive the request that started it
+    /// (a refresh must never be cut between the provider's answer and the commit).
+    #[must_use]
+    pub fn shared(&self) -> Option<Arc<App>> {
+        self.me.upgrade()
     }
 }

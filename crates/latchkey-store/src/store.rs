@@ -206,8 +206,9 @@ pub trait OAuthStore: Send + Sync + 'static {
     ) -> Result<Option<OAuthFlow>, StoreError>;
     /// Deletes flows that expired before `now`.
     async fn purge_flows(&self, now: i64) -> Result<u64, StoreError>;
-    /// Replaces an account's OAuth credentials after a reconnect, making `owner_id` its owner
-    /// and resetting its health. [`StoreError::NotFound`] if gone.
+    /// Replaces an account's OAuth credentials after a reconnect and resets its health. The
+    /// owner stays; a legacy account (no owner) gets `owner_id` as its owner.
+    /// [`StoreError::NotFound`] if gone.
     async fn reconnect_account(
         &self,
         workspace_id: &str,

@@ -684,6 +684,7 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
             ),
             (false, 1, Some("provider down"))
         );
+        assert_eq!(after.version, 3, "a failure is a change waiters can see");
         store
             .acquire_refresh_lease(&ws.id, &a.id, "lease-5", 300, 330)
             .await
@@ -701,10 +702,15 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
         );
 
         store
-            .reconnect_account(&ws.id, &a.id, &owner, "oa_custom", &update)
+            .reconnect_account(&ws.id, &a.id, "u_admin", "oa_custom", &update)
             .await
             .unwrap();
         let after = store.get_account(&ws.id, &a.id).await.unwrap().unwrap();
+        assert_eq!(
+            after.owner_id.as_deref(),
+            Some(owner.as_str()),
+            "a reconnect by an admin keeps the owner"
+        );
         assert_eq!(
             (
                 after.healthy,

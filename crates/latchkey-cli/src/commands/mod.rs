@@ -43,5 +43,5 @@ pub(crate) async fn store(global: &Global) -> anyhow::Result<(Config, SqlStore)>
 pub(crate) async fn app(global: &Global, policy: KeyPolicy) -> anyhow::Result<Arc<App>> {
     let (config, store) = store(global).await?;
     let store: Arc<dyn Store> = Arc::new(store);
-    Ok(Arc::new(open_app(config, store, policy).await?))
+    open_app(config, store, policy).await
 }

@@ -22,7 +22,7 @@ pub(crate) async fn run(global: &Global, listen: Option<SocketAddr>) -> anyhow::
     let store = Arc::new(connect_store(&config).await?);
     let dyn_store: Arc<dyn Store> = store.clone();
     let listen = config.listen;
-    let app = Arc::new(open_app(config, dyn_store, KeyPolicy::GenerateOnFirstStart).await?);
+    let app = open_app(config, dyn_store, KeyPolicy::GenerateOnFirstStart).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("could not listen on {listen}"))?;

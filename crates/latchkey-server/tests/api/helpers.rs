@@ -102,11 +102,9 @@ impl TestApp {
         config.public_url = Some(base.clone());
         customize(&mut config, &base);
         let store: Arc<dyn Store> = Arc::new(connect_store(&config).await.unwrap());
-        let app = Arc::new(
-            App::build(config, store, MasterKey::from_bytes(&TEST_MASTER_KEY))
-                .await
-                .unwrap(),
-        );
+        let app = App::build(config, store, MasterKey::from_bytes(&TEST_MASTER_KEY))
+            .await
+            .unwrap();
         let router = build_router(app.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         let provider = spawn_provider().await;

@@ -584,7 +584,19 @@ async fn a_provider_outage_is_retried_and_the_account_recovers() {
     );
 
     down.store(false, std::sync::atomic::Ordering::SeqCst);
-    latchkey_server::service::oauth::refresh::refresh_account(&t.app, &owner.workspace_id, &id)
+    // A read during the backoff does not call the provider again…
+    credentials(&t, &owner, &id).await;
+    let row = t
+        .app
+        .store
+        .get_account(&owner.workspace_id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.refresh_failures, 1, "backoff is honoured by readers");
+    // …an explicit retry does, and the account recovers.
+    use latchkey_server::service::oauth::refresh::{refresh_account, Mode};
+    refresh_account(&t.app, &owner.workspace_id, &id, Mode::Force)
         .await
         .unwrap();
     let after = credentials(&t, &owner, &id).await;

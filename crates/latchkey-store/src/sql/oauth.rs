@@ -153,10 +153,9 @@ impl OAuthStore for SqlStore {
     ) -> Result<(), StoreError> {
         let result = sqlx::query(
             "UPDATE accounts SET credentials_ciphertext = $3, key_id = $4, authorized_scopes = $5, expires_at = $6, \
-             next_refresh_at = $7, last_refreshed_at = $8, updated_at = $8, owner_id = $9, oauth_client = $10, \
+             next_refresh_at = $7, last_refreshed_at = $8, updated_at = $8, owner_id = COALESCE(owner_id, $9), oauth_client = $10, \
              healthy = 1, dead = 0, error = NULL, refresh_failures = 0, refresh_lease = NULL, \
-             refresh_lease_until = NULL, \
-             sharing = CASE WHEN owner_id IS NULL THEN 'private' ELSE sharing END, version = version + 1 \
+             refresh_lease_until = NULL, version = version + 1 \
              WHERE workspace_id = $1 AND id = $2",
         )
         .bind(workspace_id)
@@ -232,7 +231,8 @@ impl OAuthStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE accounts SET healthy = $4, dead = $5, error = $6, next_refresh_at = $7, \
-             refresh_failures = refresh_failures + 1, refresh_lease = NULL, refresh_lease_until = NULL \
+             refresh_failures = refresh_failures + 1, refresh_lease = NULL, refresh_lease_until = NULL, \
+             version = version + 1 \
              WHERE workspace_id = $1 AND id = $2 AND refresh_lease = $3",
         )
         .bind(workspace_id)

@@ -111,7 +111,7 @@ pub async fn ensure_fresh(
     if account.dead || !needs_refresh(oauth, &account, clock::now_ms()) {
         return Ok(account);
     }
-    refresh_account(ctx, &account.workspace_id, &account.id).await
+    refresh_account(ctx, &account.workspace_id, &account.id, Mode::IfDue).await
 }
 
 /// Refreshes one account now (single-flight across threads and instances) and returns the row
@@ -123,6 +123,7 @@ pub async fn refresh_account(
     ctx: &App,
     workspace_id: &str,
     account_id: &str,
+    mode: Mode,
 ) -> Result<Account, ServiceError> {
     let load = || async {
         ctx.store
@@ -151,17 +152,48 @@ pub async fn refresh_account(
             return Ok(current);
         }
     }
-    // Holding the lease: re-read, the row may have been refreshed just before we took it.
-    let result = refresh_with_lease(ctx, workspace_id, account_id, &lease).await;
-    if result.is_err() {
-        let _ = ctx
-            .store
-            .release_refresh_lease(workspace_id, account_id, &lease)
-            .await;
-    }
+    // Holding the lease. The rest runs as its own task: if the request that triggered it is
+    // cancelled (client gone, timeout), the refresh still finishes and commits (T-18, T-37).
+    let result = match ctx.shared() {
+        Some(app) => {
+            let (ws, id, lease) = (
+                workspace_id.to_owned(),
+                account_id.to_owned(),
+                lease.clone(),
+            );
+            tokio::spawn(async move { refresh_with_lease(&app, &ws, &id, &lease, mode).await })
+                .await
+                .map_err(|e| ServiceError::Internal(format!("refresh task failed: {e}")))?
+        }
+        None => refresh_with_lease(ctx, workspace_id, account_id, &lease, mode).await,
+    };
     ctx.caches.forget_account(workspace_id, account_id);
     result?;
     load().await
+}
+
+/// Whether a refresh honours the backoff after failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads and the scheduler: skip while backing off after a failure.
+    IfDue,
+    /// An explicit "try now" (operators, tests): ignore the backoff.
+    Force,
+}
+
+/// Parks an account that cannot be refreshed any more (app or client gone) so it stops being
+/// picked up, with an error that says what to do.
+async fn park(ctx: &App, account: &Account, lease: &str, error: &str) -> Result<(), ServiceError> {
+    let failure = RefreshFailure {
+        healthy: false,
+        dead: false,
+        error: error.to_owned(),
+        next_refresh_at: None,
+    };
+    ctx.store
+        .fail_refresh(&account.workspace_id, &account.id, lease, &failure)
+        .await?;
+    Ok(())
 }
 
 async fn refresh_with_lease(
@@ -169,6 +201,26 @@ async fn refresh_with_lease(
     workspace_id: &str,
     account_id: &str,
     lease: &str,
+    mode: Mode,
+) -> Result<(), ServiceError> {
+    let outcome = refresh_holding_lease(ctx, workspace_id, account_id, lease, mode).await;
+    if outcome.is_err() {
+        // Nothing reached the provider successfully on this path (a successful answer is
+        // committed inside), so letting go is safe.
+        let _ = ctx
+            .store
+            .release_refresh_lease(workspace_id, account_id, lease)
+            .await;
+    }
+    outcome
+}
+
+async fn refresh_holding_lease(
+    ctx: &App,
+    workspace_id: &str,
+    account_id: &str,
+    lease: &str,
+    mode: Mode,
 ) -> Result<(), ServiceError> {
     let account = ctx
         .store
@@ -180,14 +232,21 @@ async fn refresh_with_lease(
         .resolve(&*ctx.store, workspace_id, &account.app_slug)
         .await?;
     let Some(oauth) = app.as_ref().and_then(oauth_of) else {
-        ctx.store
-            .release_refresh_lease(workspace_id, account_id, lease)
-            .await?;
-        return Ok(());
+        return park(
+            ctx,
+            &account,
+            lease,
+            "the app no longer exists or is not an OAuth app",
+        )
+        .await;
     };
     let now = clock::now_ms();
     let due = account.next_refresh_at.is_some_and(|t| t <= now);
-    if account.dead || !(needs_refresh(oauth, &account, now) || due) {
+    let backing_off = account.refresh_failures > 0 && !due && mode == Mode::IfDue;
+    if account.dead
+        || backing_off
+        || !(needs_refresh(oauth, &account, now) || due || mode == Mode::Force)
+    {
         ctx.store
             .release_refresh_lease(workspace_id, account_id, lease)
             .await?;
@@ -197,10 +256,13 @@ async fn refresh_with_lease(
     if oauth.grant == latchkey_domain::app::OAuthGrant::ClientCredentials {
         // Nothing to refresh with: ask for a new token with the account's own client.
         let Some(client) = super::account_client(&credentials) else {
-            ctx.store
-                .release_refresh_lease(workspace_id, account_id, lease)
-                .await?;
-            return Ok(());
+            return park(
+                ctx,
+                &account,
+                lease,
+                "the account has no client id and secret: reconnect it",
+            )
+            .await;
         };
         let outcome = provider::client_credentials(&ctx.outbound, oauth, &client).await;
         return store_outcome(ctx, &account, oauth, &credentials, lease, outcome).await;
@@ -219,15 +281,57 @@ async fn refresh_with_lease(
             .await?;
         return Ok(());
     };
-    let client = client_for(
+    let client = match client_for(
         ctx,
         workspace_id,
         &account.app_slug,
         account.oauth_client.as_deref().unwrap_or("default"),
     )
-    .await?;
+    .await
+    {
+        Ok(client) => client,
+        Err(ServiceError::Invalid(_)) => {
+            return park(
+                ctx,
+                &account,
+                lease,
+                "the account's OAuth client is not configured any more: reconnect it",
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
     let outcome = provider::refresh(&ctx.outbound, oauth, &client, &refresh_token).await;
     store_outcome(ctx, &account, oauth, &credentials, lease, outcome).await
+}
+
+/// Commits refreshed tokens. The provider has already rotated, so a database hiccup must not
+/// lose them: retry for a while, and never release the lease on failure (a successor would
+/// present the rotated-out refresh token). Returns whether they were stored.
+async fn commit_refresh(
+    ctx: &App,
+    workspace_id: &str,
+    account_id: &str,
+    lease: &str,
+    update: &OAuthUpdate,
+) -> bool {
+    let mut wait = Duration::from_millis(100);
+    for _ in 0..8 {
+        match ctx
+            .store
+            .complete_refresh(workspace_id, account_id, lease, update)
+            .await
+        {
+            Ok(stored) => return stored,
+            Err(e) => {
+                tracing::warn!(account.id = %account_id, error = %e, "could not store refreshed tokens; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    tracing::error!(account.id = %account_id, "rotated tokens could not be persisted; the grant may be lost");
+    false
 }
 
 /// Stores a token response (keeping every other field, and the old refresh token when none
@@ -275,11 +379,7 @@ async fn store_outcome(
                 next_refresh_at: schedule.next_refresh_at,
                 now,
             };
-            if ctx
-                .store
-                .complete_refresh(workspace_id, account_id, lease, &update)
-                .await?
-            {
+            if commit_refresh(ctx, workspace_id, account_id, lease, &update).await {
                 if !account.healthy {
                     record_event(ctx, account, "ACCOUNT_HEALTHY", None).await;
                 }
@@ -401,7 +501,7 @@ pub async fn run_due(ctx: std::sync::Arc<App>, limit: u32) -> Result<usize, Serv
         let ctx = ctx.clone();
         tasks.spawn(async move {
             // Failures are recorded on the account itself.
-            if let Err(e) = refresh_account(&ctx, &workspace_id, &account_id).await {
+            if let Err(e) = refresh_account(&ctx, &workspace_id, &account_id, Mode::IfDue).await {
                 tracing::warn!(account.id = %account_id, error = %e, "scheduled refresh failed");
             }
         });
