@@ -593,22 +593,14 @@ async fn three_instances_refresh_an_expired_account_exactly_once() {
         ],
     );
     let key = init["api_key"].as_str().unwrap().to_owned();
+    // The peer is an operator app (a file in each instance's data dir): operator clients are
+    // only ever handed to global apps.
     let mut servers = Vec::new();
     for (i, port) in ports.iter().enumerate() {
-        servers.push(Server::start_on(&dir.path().join(format!("d{i}")), &env, *port).await);
+        let data_dir = dir.path().join(format!("d{i}"));
+        peer.write_app_file(&data_dir);
+        servers.push(Server::start_on(&data_dir, &env, *port).await);
     }
-    let issuer = peer.issuer.clone();
-    let app = json!({
-        "name_slug": "peer", "name": "Peer", "auth_type": "oauth",
-        "oauth": {"grant": "authorization_code", "authorization_url": format!("{issuer}/auth"),
-                  "token_url": format!("{issuer}/token"), "issuer": issuer, "default_scopes": ["api:read"]},
-        "request": {"base_url": format!("{issuer}/api"), "allowed_domains": ["127.0.0.1"],
-                    "headers": {"Authorization": "Bearer {{oauth_access_token}}"}}
-    });
-    let (status, body) = servers[0]
-        .call(reqwest::Method::POST, "/v1/apps", &key, Some(app))
-        .await;
-    assert_eq!(status, 201, "{body}");
     let (status, body) = servers[0]
         .call(
             reqwest::Method::POST,

@@ -110,6 +110,7 @@ fn oauth_clients_from_env(
 ) -> std::collections::BTreeMap<String, OAuthClientConfig> {
     let mut ids = std::collections::BTreeMap::new();
     let mut secrets = std::collections::BTreeMap::new();
+    let mut workspaces = std::collections::BTreeMap::new();
     for (key, value) in vars {
         let Some(rest) = key.strip_prefix("LATCHKEY_OAUTH_") else {
             continue;
@@ -118,16 +119,26 @@ fn oauth_clients_from_env(
             ids.insert(slug.to_owned(), value);
         } else if let Some(slug) = rest.strip_suffix("_CLIENT_SECRET") {
             secrets.insert(slug.to_owned(), SecretString::from(value));
+        } else if let Some(slug) = rest.strip_suffix("_WORKSPACES") {
+            let list = value
+                .split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
+            workspaces.insert(slug.to_owned(), list);
         }
     }
     ids.into_iter()
         .filter_map(|(slug, client_id)| {
             let client_secret = secrets.remove(&slug)?;
+            let workspaces = workspaces.remove(&slug).unwrap_or_default();
             Some((
                 slug,
                 OAuthClientConfig {
                     client_id,
                     client_secret,
+                    workspaces,
                 },
             ))
         })
@@ -141,6 +152,10 @@ pub struct OAuthClientConfig {
     pub client_id: String,
     /// Its secret.
     pub client_secret: SecretString,
+    /// Workspaces whose custom app of this slug may use the client (built-in and operator
+    /// apps always may). `LATCHKEY_OAUTH_<SLUG>_WORKSPACES`, comma-separated, in the environment.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {

@@ -62,6 +62,41 @@ impl OidcPeer {
         Self { child, issuer }
     }
 
+    /// Writes the operator app file `apps/peer.toml` (the peer as an OAuth app, its protected
+    /// API as the app's API) into a data directory.
+    ///
+    /// # Panics
+    /// If the file cannot be written.
+    pub fn write_app_file(&self, data_dir: &std::path::Path) {
+        let issuer = &self.issuer;
+        let apps = data_dir.join("apps");
+        std::fs::create_dir_all(&apps).unwrap();
+        std::fs::write(
+            apps.join("peer.toml"),
+            format!(
+                r#"name_slug = "peer"
+name = "Peer"
+auth_type = "oauth"
+[oauth]
+grant = "authorization_code"
+authorization_url = "{issuer}/auth"
+token_url = "{issuer}/token"
+revocation_url = "{issuer}/token/revocation"
+issuer = "{issuer}"
+default_scopes = ["api:read"]
+token_auth_method = "client_secret_basic"
+[request]
+base_url = "{issuer}/api"
+allowed_domains = ["127.0.0.1"]
+headers = {{ Authorization = "Bearer {{{{oauth_access_token}}}}" }}
+[test]
+path = "/me"
+"#
+            ),
+        )
+        .unwrap();
+    }
+
     /// The peer's request counters (`/test/stats`).
     ///
     /// # Panics

@@ -16,58 +16,78 @@ use latchkey_test_db::oidc_peer::{
     browser, follow_to_callback, OidcPeer as Peer, CLIENT_ID, CLIENT_SECRET,
 };
 
-/// A test app whose default OAuth client for the app `peer` is registered at a fresh peer.
+/// A test app with the operator app `peer` (the authorization server and its protected API, an
+/// app file in the data dir) whose default OAuth client is registered at a fresh peer.
 async fn app_with_peer(db: TestDb, env: &[(&str, &str)]) -> (TestApp, Arc<Peer>) {
     let mut peer = None;
     let app = TestApp::spawn_with(db, |config, base| {
         let started = Peer::start(&format!("{base}/oauth/callback"), env);
-        config.oauth_clients_from_env.insert(
-            env_slug("peer"),
-            OAuthClientConfig {
-                client_id: CLIENT_ID.into(),
-                client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
-            },
-        );
+        started.write_app_file(&config.data_dir);
+        for slug in ["peer", "evil"] {
+            config
+                .oauth_clients_from_env
+                .insert(env_slug(slug), operator_client(CLIENT_ID, CLIENT_SECRET));
+        }
         peer = Some(started);
     })
     .await;
     (app, Arc::new(peer.unwrap()))
 }
 
-/// Adds the custom app `peer` (the authorization server and its protected API).
-async fn add_peer_app(t: &TestApp, admin: &Member, issuer: &str) {
-    add_peer_app_with_token_url(t, admin, issuer, &format!("{issuer}/token")).await;
+fn operator_client(id: &str, secret: &str) -> OAuthClientConfig {
+    OAuthClientConfig {
+        client_id: id.into(),
+        client_secret: SecretString::from(secret.to_owned()),
+        workspaces: vec![],
+    }
 }
 
-/// The same app with its token endpoint elsewhere (fault injection in front of the peer).
-async fn add_peer_app_with_token_url(t: &TestApp, admin: &Member, issuer: &str, token_url: &str) {
+/// Adds a workspace custom app `slug` pointing at the peer, with its token endpoint at
+/// `token_url` (fault injection goes in front of the peer).
+async fn add_custom_peer_app(
+    t: &TestApp,
+    admin: &Member,
+    slug: &str,
+    issuer: &str,
+    token_url: &str,
+) {
     let (status, body) = t
         .post(
             "/v1/apps",
             &admin.key,
             json!({
-                "name_slug": "peer",
-                "name": "Peer",
+                "name_slug": slug,
+                "name": "Peer (custom)",
                 "auth_type": "oauth",
                 "oauth": {
                     "grant": "authorization_code",
                     "authorization_url": format!("{issuer}/auth"),
                     "token_url": token_url,
-                    "revocation_url": format!("{issuer}/token/revocation"),
                     "issuer": issuer,
-                    "default_scopes": ["api:read"],
-                    "token_auth_method": "client_secret_basic"
+                    "default_scopes": ["api:read"]
                 },
                 "request": {
                     "base_url": format!("{issuer}/api"),
                     "allowed_domains": ["127.0.0.1"],
                     "headers": {"Authorization": "Bearer {{oauth_access_token}}"}
-                },
-                "test": {"path": "/me"}
+                }
             }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// A workspace OAuth client (`oa_…`) for `app` with the peer's client credentials.
+async fn add_workspace_client(t: &TestApp, admin: &Member, app: &str) -> String {
+    let (status, created) = t
+        .post(
+            "/v1/oauth_apps",
+            &admin.key,
+            json!({"app": app, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["data"]["id"].as_str().unwrap().to_owned()
 }
 
 /// Runs the whole connect flow in a fresh browser; returns the callback page's status and body.
@@ -123,7 +143,6 @@ async fn api_me(issuer: &str, token: &str) -> StatusCode {
 async fn connect_refresh_with_rotation_and_delete_with_revocation() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
     let owner = t.workspace("acme").await;
-    add_peer_app(&t, &owner, &peer.issuer).await;
 
     let (status, page, callback) = connect(&t, &owner, json!({"app": "peer"})).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -209,7 +228,6 @@ async fn concurrent_reads_of_an_expired_account_refresh_exactly_once() {
     for db in TestDb::all().await {
         let (t, peer) = app_with_peer(db, &[("PEER_ACCESS_TOKEN_TTL", "2")]).await;
         let owner = t.workspace("acme").await;
-        add_peer_app(&t, &owner, &peer.issuer).await;
         let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
         let id = account_id_from(&page);
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -242,7 +260,6 @@ async fn concurrent_reads_of_an_expired_account_refresh_exactly_once() {
 async fn denial_bad_state_missing_client_and_revoked_grants_are_clear() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_DENY", "1")]).await;
     let owner = t.workspace("acme").await;
-    add_peer_app(&t, &owner, &peer.issuer).await;
     let (status, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("Access was denied at Peer"), "{page}");
@@ -281,6 +298,27 @@ async fn denial_bad_state_missing_client_and_revoked_grants_are_clear() {
         (status, body["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("app"))
     );
+    // The operator's client for the slug `evil` is not handed to a workspace's own app of that
+    // name: its token URL could be anyone's.
+    add_custom_peer_app(
+        &t,
+        &owner,
+        "evil",
+        &peer.issuer,
+        &format!("{}/token", peer.issuer),
+    )
+    .await;
+    let (status, body) = t
+        .post("/v1/accounts/connect", &owner.key, json!({"app": "evil"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no OAuth client configured"),
+        "{body}"
+    );
     t.cleanup().await;
 }
 
@@ -288,7 +326,6 @@ async fn denial_bad_state_missing_client_and_revoked_grants_are_clear() {
 async fn a_grant_revoked_at_the_provider_makes_the_account_unhealthy() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "2")]).await;
     let owner = t.workspace("acme").await;
-    add_peer_app(&t, &owner, &peer.issuer).await;
     let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
     let id = account_id_from(&page);
     let token = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
@@ -391,12 +428,11 @@ async fn client_credentials_accounts_get_and_renew_their_token() {
 
 #[tokio::test]
 async fn workspace_oauth_clients_bring_their_own_scopes_and_full_credentials() {
-    let (t, peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let (t, _peer) = app_with_peer(TestDb::sqlite(), &[]).await;
     let owner = t.workspace("acme").await;
     let member = t
         .member(&owner, "bob@acme.test", latchkey_domain::role::Role::Member)
         .await;
-    add_peer_app(&t, &owner, &peer.issuer).await;
     let body = json!({"app": "peer", "name": "Our client", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["api:read", "api:write"]});
     let (status, _) = t.post("/v1/oauth_apps", &member.key, body.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "admins create clients");
@@ -470,7 +506,6 @@ async fn workspace_oauth_clients_bring_their_own_scopes_and_full_credentials() {
 async fn a_refresh_abandoned_by_a_crashed_instance_is_taken_over() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
     let owner = t.workspace("acme").await;
-    add_peer_app(&t, &owner, &peer.issuer).await;
     let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
     let id = account_id_from(&page);
     let before = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
@@ -546,8 +581,14 @@ async fn a_provider_outage_is_retried_and_the_account_recovers() {
     let owner = t.workspace("acme").await;
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flaky = flaky_token_endpoint(format!("{}/token", peer.issuer), down.clone()).await;
-    add_peer_app_with_token_url(&t, &owner, &peer.issuer, &flaky).await;
-    let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+    add_custom_peer_app(&t, &owner, "peer_flaky", &peer.issuer, &flaky).await;
+    let client = add_workspace_client(&t, &owner, "peer_flaky").await;
+    let (_, page, _) = connect(
+        &t,
+        &owner,
+        json!({"app": "peer_flaky", "oauth_app_id": client}),
+    )
+    .await;
     let id = account_id_from(&page);
     let first = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
         .as_str()
@@ -630,33 +671,26 @@ async fn oauth1_accounts_connect_through_the_three_legged_flow() {
         let mut peer = None;
         let t = TestApp::spawn_with(TestDb::sqlite(), |config, base| {
             let env: &[(&str, &str)] = if deny { &[("PEER_DENY", "1")] } else { &[] };
-            peer = Some(OAuth1Peer::start(&format!("{base}/oauth/callback"), env));
-            config.oauth_clients_from_env.insert(
-                env_slug("legacy"),
-                OAuthClientConfig {
-                    client_id: CONSUMER_KEY.into(),
-                    client_secret: SecretString::from(CONSUMER_SECRET.to_owned()),
-                },
-            );
+            let started = OAuth1Peer::start(&format!("{base}/oauth/callback"), env);
+            let apps = config.data_dir.join("apps");
+            std::fs::create_dir_all(&apps).unwrap();
+            let b = &started.base;
+            std::fs::write(
+                apps.join("legacy.toml"),
+                format!(
+                    "name_slug = \"legacy\"\nname = \"Legacy\"\nauth_type = \"oauth\"\n[oauth]\ngrant = \"oauth1\"\n\
+                     request_token_url = \"{b}/oauth/request_token\"\nauthorization_url = \"{b}/oauth/authorize\"\n\
+                     token_url = \"{b}/oauth/access_token\"\n[request]\nbase_url = \"{b}/api\"\nallowed_domains = [\"127.0.0.1\"]\n"
+                ),
+            )
+            .unwrap();
+            config.oauth_clients_from_env.insert(env_slug("legacy"), operator_client(CONSUMER_KEY, CONSUMER_SECRET));
+            peer = Some(started);
         })
         .await;
         let peer = peer.unwrap();
         let owner = t.workspace("acme").await;
         let base = &peer.base;
-        let (status, body) = t
-            .post(
-                "/v1/apps",
-                &owner.key,
-                json!({
-                    "name_slug": "legacy", "name": "Legacy", "auth_type": "oauth",
-                    "oauth": {"grant": "oauth1", "request_token_url": format!("{base}/oauth/request_token"),
-                              "authorization_url": format!("{base}/oauth/authorize"),
-                              "token_url": format!("{base}/oauth/access_token")},
-                    "request": {"base_url": format!("{base}/api"), "allowed_domains": ["127.0.0.1"]}
-                }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
         let (status, page, _) = connect(&t, &owner, json!({"app": "legacy"})).await;
         if deny {
             assert_eq!(status, StatusCode::BAD_REQUEST);

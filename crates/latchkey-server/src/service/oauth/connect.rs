@@ -97,7 +97,7 @@ pub async fn start(
     }
     // A workspace client brings its own scopes (applied from this connect on).
     let (client, scope_override) = match reference.as_deref() {
-        None | Some("default") => (default_client(ctx, slug)?, None),
+        None | Some("default") => (default_client(ctx, &workspace_id, slug)?, None),
         Some(id) => super::clients::credentials(ctx, &workspace_id, slug, id).await?,
     };
     let handle = random_token();

@@ -55,8 +55,19 @@ pub fn code_flow_config(app: &AppDefinition) -> Result<&OAuthConfig, ServiceErro
 ///
 /// # Errors
 /// [`ServiceError::Invalid`] when none is configured.
-pub fn default_client(ctx: &App, slug: &str) -> Result<ClientCredentials, ServiceError> {
-    let configured = ctx.config.default_oauth_client(slug).ok_or_else(|| {
+pub fn default_client(
+    ctx: &App,
+    workspace_id: &str,
+    slug: &str,
+) -> Result<ClientCredentials, ServiceError> {
+    let configured = ctx.config.default_oauth_client(slug).filter(|c| {
+        // A workspace's custom app may reuse a slug the operator configured for another app;
+        // sending the operator's secret to that app's token URL would hand it to whoever
+        // defined the app. Global apps always get the client, custom apps only in the
+        // workspaces the operator names.
+        ctx.catalog.get_global(slug).is_some() || c.workspaces.iter().any(|w| w == workspace_id)
+    });
+    let configured = configured.ok_or_else(|| {
         let env = crate::config::env_slug(slug);
         ValidationError::new(
             "app",
@@ -87,7 +98,7 @@ pub async fn client_for(
     reference: &str,
 ) -> Result<ClientCredentials, ServiceError> {
     match reference {
-        "default" => default_client(ctx, slug),
+        "default" => default_client(ctx, workspace_id, slug),
         id => Ok(clients::credentials(ctx, workspace_id, slug, id).await?.0),
     }
 }
