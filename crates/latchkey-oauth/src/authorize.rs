@@ -2,8 +2,7 @@
 
 use latchkey_domain::app::OAuthConfig;
 
-/// What goes into one authorization request.
-#[derive(Debug)]
+/// What goes into one authorization request (deliberately not `Debug`: it carries the state).
 pub struct AuthorizeParams<'a> {
     /// The client id.
     pub client_id: &'a str,

@@ -194,10 +194,13 @@ pub fn parse_token_response(
             .refresh_token
             .filter(|t| !t.is_empty())
             .map(SecretString::from),
+        // 0 (seen in the wild for "does not expire") is treated as unknown, not as "refresh on
+        // every read".
         expires_in: raw
             .expires_in
             .as_ref()
             .and_then(number)
+            .filter(|s| *s > 0)
             .map(|s| s.min(MAX_EXPIRES_IN_SECONDS)),
         scopes: raw.scope.as_ref().and_then(scopes),
         uid: raw.authed_user.and_then(|u| u.id).or_else(|| {
@@ -230,6 +233,9 @@ mod tests {
         assert_eq!(quirky.scopes.unwrap(), vec!["chat:write", "users:read"]);
         assert_eq!(quirky.uid.as_deref(), Some("U1"));
 
+        let zero =
+            parse_token_response(200, br#"{"access_token":"at","expires_in":0}"#, None).unwrap();
+        assert_eq!(zero.expires_in, None);
         let bare = parse_token_response(200, br#"{"access_token":"at"}"#, None).unwrap();
         assert_eq!((bare.expires_in, bare.scopes.is_none()), (None, true));
         let huge = parse_token_response(

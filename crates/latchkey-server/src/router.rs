@@ -74,7 +74,10 @@ pub fn build_router(app: Arc<App>) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .nest("/v1", v1)
-        .route("/oauth/authorize/{handle}", get(oauth_pages::authorize))
+        .route(
+            "/oauth/authorize/{handle}",
+            get(oauth_pages::confirm).post(oauth_pages::authorize),
+        )
         .route("/oauth/callback", get(oauth_pages::callback))
         .route("/oauth/complete.js", get(oauth_pages::complete_js))
         .route("/healthz", get(ops::healthz))

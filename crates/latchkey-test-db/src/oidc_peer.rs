@@ -126,8 +126,8 @@ pub fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-/// Opens `start` in `browser` and follows redirects until one points at `callback_prefix`;
-/// returns that URL without visiting it.
+/// Opens `start` in `browser` (confirming Latchkey's connect page) and follows redirects until
+/// one points at `callback_prefix`; returns that URL without visiting it.
 ///
 /// # Panics
 /// On anything but a redirect along the way, or more than twelve of them.
@@ -141,7 +141,13 @@ pub async fn follow_to_callback(
         if url.as_str().starts_with(callback_prefix) {
             return url;
         }
-        let response = browser.get(url.clone()).send().await.expect("request");
+        let mut response = browser.get(url.clone()).send().await.expect("request");
+        if response.status() == reqwest::StatusCode::OK
+            && url.path().starts_with("/oauth/authorize/")
+        {
+            // Latchkey's confirmation page: press "Continue".
+            response = browser.post(url.clone()).send().await.expect("request");
+        }
         assert!(
             response.status().is_redirection(),
             "{url} answered {}",

@@ -28,7 +28,7 @@ fn page_headers(response: &mut Response) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
     );
 }
 
@@ -91,7 +91,31 @@ fn result_page(
     response
 }
 
-/// `GET /oauth/authorize/{handle}`
+/// `GET /oauth/authorize/{handle}` — a confirmation page naming the app, the workspace and the
+/// member. Nothing happens on GET: link previewers cannot use up the link, and the person sees
+/// where the account will go before anything is connected.
+pub(crate) async fn confirm(State(state): State<AppState>, Path(handle): Path<String>) -> Response {
+    let described = match connect::describe(&state, &handle).await {
+        Ok(d) => d,
+        Err(error) => return result_page(&state, StatusCode::BAD_REQUEST, Err(&error)),
+    };
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Connect {app} · Latchkey</title></head><body><main><h1>Connect {app}</h1>\
+         <p>Your {app} account will be connected to the workspace <strong>{workspace}</strong> as an account of \
+         <strong>{member}</strong>. Continue only if you started this.</p>\
+         <form method=\"post\"><button type=\"submit\">Continue to {app}</button></form></main></body></html>\n",
+        app = escape(&described.app_name),
+        workspace = escape(&described.workspace_name),
+        member = escape(&described.member_email),
+    );
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    page_headers(&mut response);
+    response
+}
+
+/// `POST /oauth/authorize/{handle}` — the confirmation: binds the flow to this browser and
+/// redirects to the provider.
 pub(crate) async fn authorize(
     State(state): State<AppState>,
     Path(handle): Path<String>,

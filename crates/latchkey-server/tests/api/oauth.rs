@@ -144,6 +144,26 @@ async fn connect_refresh_with_rotation_and_delete_with_revocation() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
     let owner = t.workspace("acme").await;
 
+    // The start link shows who the account will belong to, and opening it changes nothing.
+    let (_, started) = t
+        .post("/v1/accounts/connect", &owner.key, json!({"app": "peer"}))
+        .await;
+    let link = started["data"]["authorize_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..2 {
+        let page = browser().get(&link).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let text = page.text().await.unwrap();
+        assert!(
+            text.contains("acme")
+                && text.contains("owner@acme.test")
+                && text.contains("method=\"post\""),
+            "{text}"
+        );
+    }
+
     let (status, page, callback) = connect(&t, &owner, json!({"app": "peer"})).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let query: std::collections::BTreeMap<_, _> = callback.query_pairs().into_owned().collect();

@@ -33,7 +33,7 @@ async fn health_readiness_metrics_and_openapi() {
             ("/v1/accounts/connect", &["post"]),
             ("/v1/oauth_apps", &["get", "post"]),
             ("/v1/oauth_apps/{id}", &["get", "put", "delete"]),
-            ("/oauth/authorize/{handle}", &["get"]),
+            ("/oauth/authorize/{handle}", &["get", "post"]),
             ("/oauth/callback", &["get"]),
         ] {
             let entry: &Value = paths.get(path).unwrap_or_else(|| panic!("{path} missing from openapi.json"));

@@ -171,6 +171,57 @@ pub(super) fn flow_error(code: &'static str, message: impl Into<String>) -> Flow
     }
 }
 
+/// What the confirmation page shows about a flow.
+pub struct FlowDescription {
+    /// The app's name.
+    pub app_name: String,
+    /// The workspace the account will belong to.
+    pub workspace_name: String,
+    /// The member who will own it.
+    pub member_email: String,
+}
+
+/// Describes an open start link.
+///
+/// # Errors
+/// [`FlowError`] for unknown, expired or used links.
+pub async fn describe(ctx: &App, handle: &str) -> Result<FlowDescription, FlowError> {
+    let unavailable = || {
+        flow_error(
+            "invalid_link",
+            "This connect link has expired or was already used. Start again.",
+        )
+    };
+    let flow = ctx
+        .store
+        .find_flow_by_handle(&hash_token(handle), clock::now_ms())
+        .await
+        .ok()
+        .flatten()
+        .filter(|f| f.browser_hash.is_none())
+        .ok_or_else(unavailable)?;
+    let app = flow_app(ctx, &flow).await.ok_or_else(unavailable)?;
+    let workspace = ctx
+        .store
+        .find_workspace(&flow.workspace_id)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(unavailable)?;
+    let member = ctx
+        .store
+        .get_member(&flow.workspace_id, &flow.user_id)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(unavailable)?;
+    Ok(FlowDescription {
+        app_name: app.definition.name.clone(),
+        workspace_name: workspace.name,
+        member_email: member.email,
+    })
+}
+
 /// Opens a start link: binds the flow to this browser and redirects to the provider.
 ///
 /// # Errors
@@ -242,8 +293,8 @@ pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, Flow
     })
 }
 
-/// What the provider sent to the callback.
-#[derive(Debug, Default)]
+/// What the provider sent to the callback. `Debug` hides the code, state and verifier.
+#[derive(Default)]
 pub struct CallbackParams {
     /// Authorization code.
     pub code: Option<String>,
@@ -259,6 +310,17 @@ pub struct CallbackParams {
     pub oauth_verifier: Option<String>,
     /// OAuth 1.0a: set (to the temporary token) when the user declined.
     pub denied: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackParams")
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("iss", &self.iss)
+            .field("error", &self.error)
+            .field("oauth1", &self.oauth_token.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Finishes a flow; returns the connected account's id.
