@@ -88,11 +88,24 @@ async fn refresh_scheduler(app: Arc<App>, mut stopped: tokio::sync::watch::Recei
             _ = tick.tick() => {}
             _ = stopped.changed() => return,
         }
-        if let Err(e) = latchkey_server::service::oauth::refresh::run_due(app.clone(), 200).await {
-            tracing::warn!(error = %e, "refresh scheduler pass failed");
+        // A full batch means more is due (a storm of accounts expiring together): keep going
+        // until the backlog is drained instead of waiting for the next tick.
+        // Bounded, so rows that keep failing cannot spin the loop.
+        for _ in 0..50 {
+            match latchkey_server::service::oauth::refresh::run_due(app.clone(), BATCH).await {
+                Ok(n) if n == BATCH as usize && !*stopped.borrow() => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "refresh scheduler pass failed");
+                    break;
+                }
+            }
         }
     }
 }
+
+/// Accounts claimed per scheduler pass.
+const BATCH: u32 = 200;
 
 /// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish before the process exits.
 async fn shutdown_signal() {
