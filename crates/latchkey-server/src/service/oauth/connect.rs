@@ -181,25 +181,38 @@ pub struct FlowDescription {
     pub member_email: String,
 }
 
+fn invalid_link() -> FlowError {
+    flow_error(
+        "invalid_link",
+        "This connect link has expired or was already used. Start again.",
+    )
+}
+
+/// The flow behind a start link that is unexpired and unused.
+async fn open_link(ctx: &App, handle: &str) -> Result<OAuthFlow, FlowError> {
+    ctx.store
+        .find_flow_by_handle(&hash_token(handle), clock::now_ms())
+        .await
+        .map_err(|_| {
+            flow_error(
+                "unavailable",
+                "Latchkey could not start the connection. Try again.",
+            )
+        })?
+        .filter(|f| f.browser_hash.is_none())
+        .ok_or_else(invalid_link)
+}
+
 /// Describes an open start link.
 ///
 /// # Errors
 /// [`FlowError`] for unknown, expired or used links.
 pub async fn describe(ctx: &App, handle: &str) -> Result<FlowDescription, FlowError> {
-    let unavailable = || {
-        flow_error(
-            "invalid_link",
-            "This connect link has expired or was already used. Start again.",
-        )
-    };
-    let flow = ctx
-        .store
-        .find_flow_by_handle(&hash_token(handle), clock::now_ms())
-        .await
-        .ok()
-        .flatten()
-        .filter(|f| f.browser_hash.is_none())
-        .ok_or_else(unavailable)?;
+    let unavailable = invalid_link;
+    let flow = open_link(ctx, handle).await?;
+    if flow.browser_hash.is_some() {
+        return Err(invalid_link());
+    }
     let app = flow_app(ctx, &flow).await.ok_or_else(unavailable)?;
     let workspace = ctx
         .store
@@ -227,23 +240,8 @@ pub async fn describe(ctx: &App, handle: &str) -> Result<FlowDescription, FlowEr
 /// # Errors
 /// [`FlowError`] for unknown, expired, used or already-opened links.
 pub async fn authorize(ctx: &App, handle: &str) -> Result<ProviderRedirect, FlowError> {
-    let unavailable = || {
-        flow_error(
-            "invalid_link",
-            "This connect link has expired or was already used. Start again.",
-        )
-    };
-    let flow = ctx
-        .store
-        .find_flow_by_handle(&hash_token(handle), clock::now_ms())
-        .await
-        .map_err(|_| {
-            flow_error(
-                "unavailable",
-                "Latchkey could not start the connection. Try again.",
-            )
-        })?
-        .ok_or_else(unavailable)?;
+    let unavailable = invalid_link;
+    let flow = open_link(ctx, handle).await?;
     let app = flow_app(ctx, &flow).await.ok_or_else(unavailable)?;
     let oauth = code_flow_config(&app.definition).map_err(|_| unavailable())?;
     let client = client_for(ctx, &flow.workspace_id, &flow.app_slug, &flow.oauth_client)
