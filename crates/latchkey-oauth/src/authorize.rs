@@ -112,6 +112,7 @@ mod tests {
             request_token_url: None,
             revocation_url: None,
             issuer: None,
+            authorization_response_iss_parameter_supported: false,
             default_scopes: vec![],
             scope_separator: separator.into(),
             pkce: true,

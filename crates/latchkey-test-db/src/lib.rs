@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod mock_peer;
 pub mod oauth1_peer;
 pub mod oidc_peer;
+pub mod peer_process;
 
 use latchkey_store::DatabaseUrl;
 use rand::{distributions::Alphanumeric, Rng};

@@ -1,10 +1,9 @@
 //! The OAuth 1.0a peer: a provider built on `oauthlib` (`tests/peers/oauth1`, installed into
 //! its own virtualenv by `scripts/test.sh`) run as a child process.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
+use std::process::Command;
+
+use crate::peer_process::PeerProcess;
 
 /// The consumer registered at the peer.
 pub const CONSUMER_KEY: &str = "latchkey-consumer";
@@ -13,16 +12,9 @@ pub const CONSUMER_SECRET: &str = "latchkey-consumer-secret";
 
 /// A running peer; killed on drop.
 pub struct OAuth1Peer {
-    child: Child,
+    _process: PeerProcess,
     /// Its base URL (`http://127.0.0.1:PORT`).
     pub base: String,
-}
-
-impl Drop for OAuth1Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl OAuth1Peer {
@@ -38,25 +30,19 @@ impl OAuth1Peer {
             std::path::Path::new(&python).exists(),
             "the OAuth 1 peer is not installed: see tests/peers/oauth1/README.md (scripts/test.sh does it)"
         );
-        let mut child = Command::new(python)
+        let mut command = Command::new(python);
+        command
             .arg("server.py")
             .current_dir(dir)
             .env("PEER_CALLBACK_URIS", callback)
             .env("PEER_CONSUMER_KEY", CONSUMER_KEY)
             .env("PEER_CONSUMER_SECRET", CONSUMER_SECRET)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python runs");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the peer prints its address");
-        let value: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
-        let base = value["base"].as_str().expect("base").to_owned();
-        Self { child, base }
+            .envs(env.iter().copied());
+        let process = PeerProcess::spawn(command);
+        let base = process.field("base");
+        Self {
+            _process: process,
+            base,
+        }
     }
 }

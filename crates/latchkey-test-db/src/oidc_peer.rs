@@ -1,10 +1,9 @@
 //! The OAuth peer: a real, OpenID-certified authorization server (`oidc-provider`, in
 //! `tests/peers/oidc`, installed by `scripts/test.sh`) run as a child process.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
+use std::process::Command;
+
+use crate::peer_process::PeerProcess;
 
 /// The client registered at the peer (HTTP Basic client authentication).
 pub const CLIENT_ID: &str = "latchkey-test";
@@ -13,16 +12,9 @@ pub const CLIENT_SECRET: &str = "latchkey-test-secret";
 
 /// A running peer; killed on drop.
 pub struct OidcPeer {
-    child: Child,
+    _process: PeerProcess,
     /// Its issuer URL (`http://127.0.0.1:PORT`).
     pub issuer: String,
-}
-
-impl Drop for OidcPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl OidcPeer {
@@ -33,33 +25,21 @@ impl OidcPeer {
     #[must_use]
     pub fn start(redirect_uri: &str, env: &[(&str, &str)]) -> Self {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/peers/oidc");
-        assert!(
-            std::path::Path::new(dir).join("node_modules").exists(),
-            "the OAuth peer is not installed: run `npm ci --prefix tests/peers/oidc` (scripts/test.sh does)"
-        );
-        let mut child = Command::new("node")
+        PeerProcess::require_node_modules(dir);
+        let mut command = Command::new("node");
+        command
             .arg("server.mjs")
             .current_dir(dir)
             .env("PEER_REDIRECT_URIS", redirect_uri)
             .env("PEER_CLIENT_ID", CLIENT_ID)
             .env("PEER_CLIENT_SECRET", CLIENT_SECRET)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the peer prints its address");
-        let issuer = line
-            .split("\"issuer\":\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("unexpected first line from the peer: {line:?}"))
-            .to_owned();
-        Self { child, issuer }
+            .envs(env.iter().copied());
+        let process = PeerProcess::spawn(command);
+        let issuer = process.field("issuer");
+        Self {
+            _process: process,
+            issuer,
+        }
     }
 
     /// Writes the operator app file `apps/peer.toml` (the peer as an OAuth app, its protected
@@ -83,6 +63,7 @@ authorization_url = "{issuer}/auth"
 token_url = "{issuer}/token"
 revocation_url = "{issuer}/token/revocation"
 issuer = "{issuer}"
+authorization_response_iss_parameter_supported = true
 default_scopes = ["api:read"]
 token_auth_method = "client_secret_basic"
 [request]

@@ -111,6 +111,10 @@ pub struct OAuthConfig {
     /// Expected issuer (RFC 9207 `iss`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The provider advertises RFC 9207 (`authorization_response_iss_parameter_supported` in
+    /// its metadata): a callback without `iss` is then refused. Needs `issuer`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authorization_response_iss_parameter_supported: bool,
     /// Scopes requested unless a client overrides them.
     #[serde(default)]
     pub default_scopes: Vec<String>,

@@ -150,6 +150,12 @@ impl AppDefinition {
         if let Some(url) = &oauth.revocation_url {
             check_url("oauth.revocation_url", url, strict)?;
         }
+        if oauth.authorization_response_iss_parameter_supported && oauth.issuer.is_none() {
+            return Err(err(
+                "oauth.issuer",
+                "is required when authorization_response_iss_parameter_supported is set",
+            ));
+        }
         if oauth.scope_separator.is_empty() {
             return Err(err("oauth.scope_separator", "must not be empty"));
         }

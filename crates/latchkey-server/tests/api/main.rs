@@ -8,4 +8,5 @@ mod auth;
 mod errors;
 mod helpers;
 mod oauth;
+mod oauth_quirks;
 mod ops;

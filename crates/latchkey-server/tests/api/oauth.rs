@@ -766,3 +766,55 @@ async fn oauth1_accounts_connect_through_the_three_legged_flow() {
         t.cleanup().await;
     }
 }
+
+/// Walks a connect flow up to the callback and returns the browser and the callback URL.
+async fn walk_to_callback(t: &TestApp, member: &Member) -> (reqwest::Client, url::Url) {
+    let (status, started) = t
+        .post("/v1/accounts/connect", &member.key, json!({"app": "peer"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let browser = browser();
+    let callback = follow_to_callback(
+        &browser,
+        started["data"]["authorize_url"].as_str().unwrap(),
+        &format!("{}/oauth/callback", t.base),
+    )
+    .await;
+    (browser, callback)
+}
+
+#[tokio::test]
+async fn a_callback_with_a_wrong_or_missing_issuer_connects_nothing() {
+    let (t, _peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let owner = t.workspace("acme").await;
+    let cases = [
+        (Some("https://attacker.test"), "unexpected issuer"),
+        (None, "missing the issuer"),
+    ];
+    for (iss, message) in cases {
+        let (browser, mut callback) = walk_to_callback(&t, &owner).await;
+        let pairs: Vec<(String, String)> = callback
+            .query_pairs()
+            .into_owned()
+            .filter(|(k, _)| k != "iss")
+            .collect();
+        {
+            let mut query = callback.query_pairs_mut();
+            query.clear();
+            for (k, v) in &pairs {
+                query.append_pair(k, v);
+            }
+            if let Some(iss) = iss {
+                query.append_pair("iss", iss);
+            }
+        }
+        let response = browser.get(callback).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let page = response.text().await.unwrap();
+        assert!(page.contains(message), "{page}");
+        assert!(page.contains(r#"data-error="invalid_issuer""#), "{page}");
+    }
+    let (_, list) = t.get("/v1/accounts", &owner.key).await;
+    assert_eq!(list["page_info"]["total_count"], 0, "nothing connected");
+    t.cleanup().await;
+}

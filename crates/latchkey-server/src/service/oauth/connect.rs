@@ -411,7 +411,7 @@ pub async fn complete(
     }
     check_issuer(
         oauth.issuer.as_deref(),
-        oauth.issuer.is_some(),
+        oauth.authorization_response_iss_parameter_supported,
         params.iss.as_deref(),
     )
     .map_err(|e| flow_error("invalid_issuer", format!("{e}. Nothing was connected.")))?;
