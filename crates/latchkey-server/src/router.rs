@@ -47,6 +47,7 @@ pub fn build_router(app: Arc<App>) -> Router {
             "/oauth_apps",
             get(oauth_apps::list).post(oauth_apps::create),
         )
+        .route("/oauth_apps/defaults", get(oauth_apps::defaults))
         .route(
             "/oauth_apps/{id}",
             get(oauth_apps::get)

@@ -354,6 +354,11 @@ pub struct OAuthClient {
     pub key_id: i64,
     /// Scopes requested instead of the app's defaults (applied on the next connect).
     pub scopes: Option<Vec<String>>,
+    /// When the provider last rejected the client (`invalid_client`); cleared when an admin
+    /// changes it or it works again.
+    pub rejected_at: Option<i64>,
+    /// The provider's error code with that rejection.
+    pub rejected_error: Option<String>,
     /// Creation time.
     pub created_at: i64,
     /// Last change.

@@ -293,6 +293,14 @@ pub trait OAuthClientStore: Send + Sync + 'static {
     ) -> Result<Vec<OAuthClient>, StoreError>;
     /// Replaces a client's settings; [`StoreError::NotFound`] if it is not in the workspace.
     async fn update_oauth_client(&self, client: &OAuthClient) -> Result<(), StoreError>;
+    /// Records that the provider rejected a client (`Some((error code, when))`), or clears
+    /// that (`None`); [`StoreError::NotFound`] if it is not in the workspace.
+    async fn set_oauth_client_rejection(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        rejection: Option<(&str, i64)>,
+    ) -> Result<(), StoreError>;
     /// Deletes a client; [`StoreError::NotFound`] if it is not in the workspace.
     async fn delete_oauth_client(&self, workspace_id: &str, id: &str) -> Result<(), StoreError>;
 }

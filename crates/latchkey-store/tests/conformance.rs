@@ -762,6 +762,8 @@ async fn workspace_oauth_clients() {
             scopes: Some(vec!["repo".into(), "gist".into()]),
             created_at: 1,
             updated_at: 1,
+            rejected_at: None,
+            rejected_error: None,
         };
         store.insert_oauth_client(&client).await.unwrap();
         assert_eq!(
@@ -802,6 +804,36 @@ async fn workspace_oauth_clients() {
                 .scopes,
             None
         );
+        store
+            .set_oauth_client_rejection(&ws.id, &client.id, Some(("invalid_client", 7)))
+            .await
+            .unwrap();
+        let rejected = store
+            .get_oauth_client(&ws.id, &client.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (rejected.rejected_error.as_deref(), rejected.rejected_at),
+            (Some("invalid_client"), Some(7)),
+            "{label}"
+        );
+        assert!(matches!(
+            store
+                .set_oauth_client_rejection(&other.id, &client.id, None)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        store
+            .set_oauth_client_rejection(&ws.id, &client.id, None)
+            .await
+            .unwrap();
+        let cleared = store
+            .get_oauth_client(&ws.id, &client.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((cleared.rejected_error, cleared.rejected_at), (None, None));
         let foreign = OAuthClient {
             workspace_id: other.id.clone(),
             ..client.clone()

@@ -16,7 +16,7 @@ use crate::{
     clock,
     error::{ApiResult, AppJson},
     service::{
-        oauth::{clients, redirect_uri},
+        oauth::{client_health, clients, redirect_uri},
         Caller,
     },
     views, AppState,
@@ -69,6 +69,9 @@ fn view(state: &AppState, c: &OAuthClient) -> Value {
         "client_id": c.client_id,
         "scopes": c.scopes,
         "redirect_uri": redirect_uri(state),
+        "status": if c.rejected_at.is_some() { "rejected" } else { "active" },
+        "rejected_error": c.rejected_error,
+        "rejected_at": c.rejected_at.map(clock::iso),
         "owner_id": c.workspace_id,
         "created_at": clock::iso(c.created_at),
         "updated_at": clock::iso(c.updated_at),
@@ -79,6 +82,28 @@ fn view(state: &AppState, c: &OAuthClient) -> Value {
 pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let all = clients::list(&state, &caller).await?;
     let data: Vec<Value> = all.iter().map(|c| view(&state, c)).collect();
+    Ok(Json(views::Data { data }).into_response())
+}
+
+/// `GET /v1/oauth_apps/defaults` — the operator's clients this workspace can connect with
+/// (read-only: they come from the server's configuration), with the provider's verdict.
+pub(crate) async fn defaults(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let redirect = redirect_uri(&state);
+    let data: Vec<Value> = client_health::defaults(&state, &caller)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({
+                "app": d.app,
+                "client_id": d.client_id,
+                "source": "config",
+                "redirect_uri": redirect,
+                "status": if d.rejection.is_some() { "rejected" } else { "active" },
+                "rejected_error": d.rejection.as_ref().map(|r| r.error.clone()),
+                "rejected_at": d.rejection.as_ref().map(|r| clock::iso(r.at)),
+            })
+        })
+        .collect();
     Ok(Json(views::Data { data }).into_response())
 }
 

@@ -818,3 +818,97 @@ async fn a_callback_with_a_wrong_or_missing_issuer_connects_nothing() {
     assert_eq!(list["page_info"]["total_count"], 0, "nothing connected");
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_client_the_provider_rejects_is_flagged_until_an_admin_fixes_it() {
+    // The operator configured the right client id with the wrong secret.
+    let mut peer = None;
+    let t = TestApp::spawn_with(TestDb::sqlite(), |config, base| {
+        let started = Peer::start(
+            &format!("{base}/oauth/callback"),
+            &[("PEER_ACCESS_TOKEN_TTL", "4")],
+        );
+        started.write_app_file(&config.data_dir);
+        config
+            .oauth_clients_from_env
+            .insert(env_slug("peer"), operator_client(CLIENT_ID, "wrong-secret"));
+        peer = Some(started);
+    })
+    .await;
+    let owner = t.workspace("acme").await;
+    let default_status = |body: &Value| {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["app"] == "peer")
+            .cloned()
+            .expect("the operator's client of peer is listed")
+    };
+    let (status, defaults) = t.get("/v1/oauth_apps/defaults", &owner.key).await;
+    assert_eq!(status, StatusCode::OK, "{defaults}");
+    let peer_default = default_status(&defaults);
+    assert_eq!(peer_default["status"], "active");
+    assert_eq!(peer_default["client_id"], CLIENT_ID);
+    assert_eq!(peer_default["source"], "config");
+    assert!(!defaults.to_string().contains("wrong-secret"));
+
+    let (status, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(page.contains(r#"data-error="invalid_client""#), "{page}");
+    let (_, defaults) = t.get("/v1/oauth_apps/defaults", &owner.key).await;
+    let peer_default = default_status(&defaults);
+    assert_eq!(peer_default["status"], "rejected", "{defaults}");
+    assert_eq!(peer_default["rejected_error"], "invalid_client");
+
+    // A workspace client that works, until an admin saves a wrong secret: the next refresh is
+    // refused, the client is flagged, and saving the right secret clears it.
+    let oa = add_workspace_client(&t, &owner, "peer").await;
+    let (status, page, _) = connect(&t, &owner, json!({"app": "peer", "oauth_app_id": oa})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = account_id_from(&page);
+    let put_secret = |secret: &'static str| {
+        let (t, owner, oa) = (&t, &owner, oa.clone());
+        async move {
+            let (status, body, _) = t
+                .request(
+                    Method::PUT,
+                    &format!("/v1/oauth_apps/{oa}"),
+                    Some(&owner.key),
+                    Some(json!({"client_secret": secret})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["data"].clone()
+        }
+    };
+    assert_eq!(put_secret("wrong-secret").await["status"], "active");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let mut flagged = Value::Null;
+    for _ in 0..50 {
+        let _ = t
+            .get(
+                &format!("/v1/accounts/{id}?include_credentials=1"),
+                &owner.key,
+            )
+            .await;
+        let (_, client) = t.get(&format!("/v1/oauth_apps/{oa}"), &owner.key).await;
+        if client["data"]["status"] == "rejected" {
+            flagged = client["data"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(flagged["rejected_error"], "invalid_client", "{flagged}");
+    assert!(flagged["rejected_at"].is_string());
+    let (_, account) = t.get(&format!("/v1/accounts/{id}"), &owner.key).await;
+    assert_eq!(account["data"]["healthy"], false);
+    assert!(account["data"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("rejected the OAuth client"));
+    let fixed = put_secret(CLIENT_SECRET).await;
+    assert_eq!(fixed["status"], "active");
+    assert_eq!(fixed["rejected_error"], Value::Null);
+    t.cleanup().await;
+}

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{affected, rows::split_scopes, SqlStore};
 use crate::{models::OAuthClient, store::OAuthClientStore, StoreError};
 
-const COLUMNS: &str = "id, workspace_id, app_slug, name, client_id, client_secret_ciphertext, key_id, scopes, created_at, updated_at";
+const COLUMNS: &str = "id, workspace_id, app_slug, name, client_id, client_secret_ciphertext, key_id, scopes, created_at, updated_at, rejected_at, rejected_error";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -19,6 +19,8 @@ struct Row {
     scopes: Option<String>,
     created_at: i64,
     updated_at: i64,
+    rejected_at: Option<i64>,
+    rejected_error: Option<String>,
 }
 
 impl From<Row> for OAuthClient {
@@ -34,6 +36,8 @@ impl From<Row> for OAuthClient {
             scopes: r.scopes.as_deref().map(split_scopes),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            rejected_at: r.rejected_at,
+            rejected_error: r.rejected_error,
         }
     }
 }
@@ -41,7 +45,7 @@ impl From<Row> for OAuthClient {
 #[async_trait]
 impl OAuthClientStore for SqlStore {
     async fn insert_oauth_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
-        sqlx::query(&format!("INSERT INTO oauth_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        sqlx::query(&format!("INSERT INTO oauth_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
             .bind(&c.id)
             .bind(&c.workspace_id)
             .bind(&c.app_slug)
@@ -52,6 +56,8 @@ impl OAuthClientStore for SqlStore {
             .bind(c.scopes.as_ref().map(|s| s.join(" ")))
             .bind(c.created_at)
             .bind(c.updated_at)
+            .bind(c.rejected_at)
+            .bind(c.rejected_error.as_deref())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -92,7 +98,7 @@ impl OAuthClientStore for SqlStore {
     async fn update_oauth_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
         let result = sqlx::query(
             "UPDATE oauth_clients SET name = $3, client_id = $4, client_secret_ciphertext = $5, key_id = $6, \
-             scopes = $7, updated_at = $8 WHERE workspace_id = $1 AND id = $2",
+             scopes = $7, updated_at = $8, rejected_at = $9, rejected_error = $10 WHERE workspace_id = $1 AND id = $2",
         )
         .bind(&c.workspace_id)
         .bind(&c.id)
@@ -102,6 +108,26 @@ impl OAuthClientStore for SqlStore {
         .bind(c.key_id)
         .bind(c.scopes.as_ref().map(|s| s.join(" ")))
         .bind(c.updated_at)
+        .bind(c.rejected_at)
+        .bind(c.rejected_error.as_deref())
+        .execute(&self.pool)
+        .await?;
+        affected(&result)
+    }
+
+    async fn set_oauth_client_rejection(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        rejection: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE oauth_clients SET rejected_error = $3, rejected_at = $4 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(id)
+        .bind(rejection.map(|(error, _)| error))
+        .bind(rejection.map(|(_, at)| at))
         .execute(&self.pool)
         .await?;
         affected(&result)

@@ -99,6 +99,8 @@ pub async fn create(
         client_secret_ciphertext: Vec::new(),
         key_id: ctx.vault.current_key_id().await,
         scopes: check_scopes(input.scopes.unwrap_or_default())?,
+        rejected_at: None,
+        rejected_error: None,
         created_at: now,
         updated_at: now,
     };
@@ -151,6 +153,9 @@ pub async fn update(
     }
     if let Some(client_id) = input.client_id {
         client.client_id = check_text("client_id", &client_id, 512)?;
+        // New credentials: whatever the provider said about the old ones no longer applies.
+        client.rejected_at = None;
+        client.rejected_error = None;
     }
     if let Some(scopes) = input.scopes {
         client.scopes = check_scopes(scopes)?;
@@ -162,6 +167,8 @@ pub async fn update(
             .vault
             .seal_record(secret_record(&client), secret.expose_secret().as_bytes())
             .await;
+        client.rejected_at = None;
+        client.rejected_error = None;
     }
     client.updated_at = clock::now_ms();
     ctx.store.update_oauth_client(&client).await?;
@@ -218,6 +225,7 @@ pub async fn credentials(
             reference: client.id.clone(),
             client_id: client.client_id.clone(),
             client_secret: SecretString::from(secret),
+            rejected: client.rejected_at.is_some(),
         },
         client.scopes,
     ))

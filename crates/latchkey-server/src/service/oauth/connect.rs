@@ -430,8 +430,17 @@ pub async fn complete(
             "Latchkey could not finish the connection. Try again.",
         )
     })?;
-    let tokens = provider::exchange_code(&ctx.outbound, oauth, &client, code, &flow.redirect_uri, oauth.pkce.then_some(&verifier))
-        .await
+    let outcome = provider::exchange_code(
+        &ctx.outbound,
+        oauth,
+        &client,
+        code,
+        &flow.redirect_uri,
+        oauth.pkce.then_some(&verifier),
+    )
+    .await;
+    super::client_health::observe(ctx, &flow.workspace_id, &flow.app_slug, &client, &outcome).await;
+    let tokens = outcome
         .map_err(|e| match e {
             TokenError::Transient { .. } => flow_error("provider_unavailable", format!("{} is not answering. Try again in a moment.", app.definition.name)),
             TokenError::InvalidClient(_) => flow_error("invalid_client", format!("{} rejected Latchkey's OAuth client. Ask an admin to check it.", app.definition.name)),

@@ -1,5 +1,6 @@
 //! OAuth accounts: the connect flow (start, browser binding, callback) and keeping tokens fresh.
 
+pub mod client_health;
 pub mod clients;
 pub mod connect;
 pub mod oauth1;
@@ -21,6 +22,8 @@ pub struct ClientCredentials {
     pub client_id: String,
     /// Client secret.
     pub client_secret: SecretString,
+    /// Whether the provider rejected it last time (see [`client_health`]).
+    pub rejected: bool,
 }
 
 /// The OAuth settings of an app connected in the browser (OAuth 2 authorization code or
@@ -83,6 +86,7 @@ pub fn default_client(
         client_secret: SecretString::from(
             secrecy::ExposeSecret::expose_secret(&configured.client_secret).to_owned(),
         ),
+        rejected: false,
     })
 }
 
@@ -98,7 +102,13 @@ pub async fn client_for(
     reference: &str,
 ) -> Result<ClientCredentials, ServiceError> {
     match reference {
-        "default" => default_client(ctx, workspace_id, slug),
+        "default" => {
+            let mut client = default_client(ctx, workspace_id, slug)?;
+            client.rejected = client_health::default_rejection(ctx, slug, &client.client_id)
+                .await
+                .is_some();
+            Ok(client)
+        }
         id => Ok(clients::credentials(ctx, workspace_id, slug, id).await?.0),
     }
 }
@@ -110,6 +120,7 @@ pub fn account_client(credentials: &crate::vault::Credentials) -> Option<ClientC
         reference: ACCOUNT_CLIENT.to_owned(),
         client_id: credentials.get("client_id")?.to_owned(),
         client_secret: SecretString::from(credentials.get("client_secret")?.to_owned()),
+        rejected: false,
     })
 }
 

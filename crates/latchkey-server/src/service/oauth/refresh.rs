@@ -302,6 +302,7 @@ async fn refresh_holding_lease(
         Err(e) => return Err(e),
     };
     let outcome = provider::refresh(&ctx.outbound, oauth, &client, &refresh_token).await;
+    super::client_health::observe(ctx, workspace_id, &account.app_slug, &client, &outcome).await;
     store_outcome(ctx, &account, oauth, &credentials, lease, outcome).await
 }
 
