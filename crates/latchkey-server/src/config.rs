@@ -277,6 +277,10 @@ impl Config {
             "access_token_ttl_seconds must be between 60 and 86400"
         );
         anyhow::ensure!(
+            (1..=30).contains(&self.outbound_timeout_seconds),
+            "outbound_timeout_seconds must be between 1 and 30"
+        );
+        anyhow::ensure!(
             self.db_max_connections >= 1,
             "db_max_connections must be at least 1"
         );
@@ -337,6 +341,15 @@ impl Config {
             bind: self.egress_bind,
             timeout: std::time::Duration::from_secs(self.outbound_timeout_seconds),
         }
+    }
+
+    /// How long a refresh lease lasts: well past the token request's timeout, so a live holder
+    /// never loses it mid-request, yet short enough that a crashed holder's accounts are
+    /// picked up again soon (45 s with the default 30 s timeout).
+    #[must_use]
+    pub fn refresh_lease_ms(&self) -> i64 {
+        let timeout = i64::try_from(self.outbound_timeout_seconds).unwrap_or(30) * 1000;
+        (timeout * 3 / 2).max(timeout + 5_000)
     }
 
     /// The public base URL without a trailing slash.

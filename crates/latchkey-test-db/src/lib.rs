@@ -4,6 +4,7 @@ pub mod mock_peer;
 pub mod oauth1_peer;
 pub mod oidc_peer;
 pub mod peer_process;
+pub mod token_relay;
 
 use latchkey_store::DatabaseUrl;
 use rand::{distributions::Alphanumeric, Rng};

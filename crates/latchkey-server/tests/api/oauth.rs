@@ -5,7 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use latchkey_server::config::{env_slug, OAuthClientConfig};
-use latchkey_test_db::TestDb;
+use latchkey_test_db::{
+    token_relay::{RelayMode, TokenRelay},
+    TestDb,
+};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -558,50 +561,12 @@ async fn a_refresh_abandoned_by_a_crashed_instance_is_taken_over() {
     t.cleanup().await;
 }
 
-/// Fault injection: a token endpoint in front of the peer that answers 503 while `down` is set.
-async fn flaky_token_endpoint(
-    peer_token_url: String,
-    down: Arc<std::sync::atomic::AtomicBool>,
-) -> String {
-    use axum::{body::Bytes, http::HeaderMap, response::IntoResponse, routing::post, Router};
-    let router = Router::new().route(
-        "/token",
-        post(move |headers: HeaderMap, body: Bytes| {
-            let (url, down) = (peer_token_url.clone(), down.clone());
-            async move {
-                if down.load(std::sync::atomic::Ordering::SeqCst) {
-                    return (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        [("retry-after", "1")],
-                        "down",
-                    )
-                        .into_response();
-                }
-                let mut request = reqwest::Client::new().post(url).body(body);
-                for name in ["authorization", "content-type"] {
-                    if let Some(value) = headers.get(name) {
-                        request = request.header(name, value.to_str().unwrap());
-                    }
-                }
-                let response = request.send().await.unwrap();
-                let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-                (status, response.bytes().await.unwrap()).into_response()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}/token")
-}
-
 #[tokio::test]
 async fn a_provider_outage_is_retried_and_the_account_recovers() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
     let owner = t.workspace("acme").await;
-    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flaky = flaky_token_endpoint(format!("{}/token", peer.issuer), down.clone()).await;
-    add_custom_peer_app(&t, &owner, "peer_flaky", &peer.issuer, &flaky).await;
+    let relay = TokenRelay::start(format!("{}/token", peer.issuer)).await;
+    add_custom_peer_app(&t, &owner, "peer_flaky", &peer.issuer, &relay.url).await;
     let client = add_workspace_client(&t, &owner, "peer_flaky").await;
     let (_, page, _) = connect(
         &t,
@@ -615,7 +580,7 @@ async fn a_provider_outage_is_retried_and_the_account_recovers() {
         .unwrap()
         .to_owned();
 
-    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    relay.set(RelayMode::Down);
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let during = credentials(&t, &owner, &id).await;
     assert_eq!(
@@ -644,7 +609,7 @@ async fn a_provider_outage_is_retried_and_the_account_recovers() {
         "retried later, with backoff"
     );
 
-    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    relay.set(RelayMode::Pass);
     // A read during the backoff does not call the provider again…
     credentials(&t, &owner, &id).await;
     let row = t

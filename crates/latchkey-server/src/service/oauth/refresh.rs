@@ -2,7 +2,7 @@
 //!
 //! A refresh of one account happens in exactly one place at a time, across threads and
 //! instances: the caller takes the account's **refresh lease** with a conditional `UPDATE`
-//! (valid for [`LEASE_MS`]), **re-reads the row** and refreshes only if it still needs it, calls
+//! (valid for `Config::refresh_lease_ms`), **re-reads the row** and refreshes only if it still needs it, calls
 //! the provider *without holding a database connection*, and writes the new tokens with a
 //! fenced `UPDATE … WHERE refresh_lease = <mine>`. Everyone else waits for the row's version to
 //! change. A response without a refresh token keeps the old one. `invalid_grant` is believed
@@ -19,9 +19,6 @@ use secrecy::ExposeSecret;
 use super::{client_for, provider};
 use crate::{catalog::CatalogApp, clock, service::ServiceError, vault::Credentials, App};
 
-/// How long a lease is valid: longer than the token request's timeout, so a live holder never
-/// loses it mid-request.
-pub const LEASE_MS: i64 = 45_000;
 /// Default refresh margin before expiry.
 pub const DEFAULT_MARGIN_MS: i64 = 5 * 60 * 1000;
 /// Failed refreshes with `invalid_grant` before an account is declared dead.
@@ -133,12 +130,13 @@ pub async fn refresh_account(
     };
     let before = load().await?;
     let lease = latchkey_oauth::random_token();
-    let deadline = clock::now_ms() + LEASE_MS + 5_000;
+    let lease_ms = ctx.config.refresh_lease_ms();
+    let deadline = clock::now_ms() + lease_ms + 5_000;
     loop {
         let now = clock::now_ms();
         if ctx
             .store
-            .acquire_refresh_lease(workspace_id, account_id, &lease, now, now + LEASE_MS)
+            .acquire_refresh_lease(workspace_id, account_id, &lease, now, now + lease_ms)
             .await?
         {
             break;

@@ -1,0 +1,192 @@
+//! Provisioning commands and their JSON contract.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+#[test]
+fn provisioning_commands_print_the_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pw = password_file(dir.path());
+    let init = run_json(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--workspace",
+            "Acme",
+            "--json",
+        ],
+    );
+    assert_eq!(keys_of(&init), ["api_key", "user_id", "workspace_id"]);
+    assert!(init["workspace_id"].as_str().unwrap().starts_with("o_"));
+    assert!(init["user_id"].as_str().unwrap().starts_with("u_"));
+    assert!(init["api_key"].as_str().unwrap().starts_with("lk_key_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated key is private");
+    }
+
+    let second = run_json(
+        &data,
+        &[],
+        &[
+            "workspaces",
+            "create",
+            "--name",
+            "Globex",
+            "--owner-email",
+            "hank@globex.test",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
+    assert_eq!(keys_of(&second), ["api_key", "user_id", "workspace_id"]);
+    assert_ne!(second["workspace_id"], init["workspace_id"]);
+
+    // By name and by id.
+    let member = run_json(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            "Acme",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "member",
+            "--json",
+        ],
+    );
+    assert_eq!(keys_of(&member), ["api_key", "user_id"]);
+    let ws = init["workspace_id"].as_str().unwrap();
+    let admin = run_json(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            ws,
+            "--email",
+            "eve@example.com",
+            "--role",
+            "admin",
+            "--json",
+        ],
+    );
+    assert_ne!(admin["api_key"], member["api_key"]);
+
+    let client = run_json(
+        &data,
+        &[],
+        &[
+            "api-clients",
+            "create",
+            "--workspace",
+            ws,
+            "--scopes",
+            "accounts:read,apps:read",
+            "--json",
+        ],
+    );
+    assert!(client["client_id"].as_str().unwrap().starts_with("lkc_"));
+    assert!(client["client_secret"]
+        .as_str()
+        .unwrap()
+        .starts_with("lk_cs_"));
+    let client_id = client["client_id"].as_str().unwrap();
+    let revoke = [
+        "api-clients",
+        "revoke",
+        "--workspace",
+        ws,
+        "--client-id",
+        client_id,
+        "--json",
+    ];
+    assert_eq!(run_json(&data, &[], &revoke)["revoked"], client_id);
+    assert!(
+        !run(&data, &[], &revoke).status.success(),
+        "revoking twice is an error"
+    );
+
+    let accounts = run_json(
+        &data,
+        &[],
+        &["accounts", "list", "--workspace", "Acme", "--json"],
+    );
+    assert_eq!(accounts["data"], json!([]));
+    let apps = run_json(&data, &[], &["apps", "validate", "--json"]);
+    assert_eq!(apps["valid"], true);
+    assert!(apps["count"].as_u64().unwrap() >= 40);
+    let migrate = run_json(&data, &[], &["migrate", "--json"]);
+    assert_eq!(migrate["backend"], "sqlite");
+
+    // Failures exit non-zero with a message.
+    let out = run(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            "Nope",
+            "--email",
+            "x@y.test",
+            "--role",
+            "member",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("workspace not found"));
+    let out = run(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--workspace",
+            "Acme",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "a second workspace with the same name is a conflict"
+    );
+    let bad_apps = dir.path().join("bad-apps");
+    std::fs::create_dir(&bad_apps).unwrap();
+    std::fs::write(
+        bad_apps.join("broken.toml"),
+        "name_slug = \"broken\"\nname = \"Broken\"\nauth_type = \"keys\"\n",
+    )
+    .unwrap();
+    let out = run(
+        &data,
+        &[],
+        &["apps", "validate", bad_apps.to_str().unwrap(), "--json"],
+    );
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert!(report["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("broken.toml"));
+}
