@@ -14,6 +14,7 @@
 //! | `access_token_ttl_seconds` | `LATCHKEY_ACCESS_TOKEN_TTL_SECONDS` | `3600` |
 //! | `db_max_connections` | `LATCHKEY_DB_MAX_CONNECTIONS` | `16` |
 //! | `outbound_timeout_seconds` | `LATCHKEY_OUTBOUND_TIMEOUT_SECONDS` | `30` |
+//! | `refresh_concurrency` | `LATCHKEY_REFRESH_CONCURRENCY` | `8` (scheduled refreshes at once; below the pool size) |
 //! | `egress_allow` | `LATCHKEY_EGRESS_ALLOW` | empty: public destinations only (CIDR list) |
 //! | `egress_proxy` | `LATCHKEY_EGRESS_PROXY` | none (HTTP CONNECT proxy for all outbound traffic) |
 //! | `egress_bind` | `LATCHKEY_EGRESS_BIND` | none (local source address) |
@@ -69,6 +70,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Total timeout of outbound requests (credential checks).
     pub outbound_timeout_seconds: u64,
+    /// Scheduled refreshes running at once per instance (kept below the pool size, T-22).
+    pub refresh_concurrency: u32,
     /// Lifetime of read-cache entries (see `cache.rs`); 0 disables the caches.
     pub cache_ttl_ms: u64,
     /// CIDR ranges outbound requests may reach besides public addresses (comma-separated).
@@ -199,6 +202,7 @@ struct Defaults {
     access_token_ttl_seconds: u64,
     db_max_connections: u32,
     outbound_timeout_seconds: u64,
+    refresh_concurrency: u32,
     cache_ttl_ms: u64,
 }
 
@@ -215,6 +219,7 @@ const KNOWN_ENV: &[&str] = &[
     "ACCESS_TOKEN_TTL_SECONDS",
     "DB_MAX_CONNECTIONS",
     "OUTBOUND_TIMEOUT_SECONDS",
+    "REFRESH_CONCURRENCY",
     "EGRESS_ALLOW",
     "EGRESS_PROXY",
     "EGRESS_BIND",
@@ -236,6 +241,7 @@ impl Config {
             access_token_ttl_seconds: 3600,
             db_max_connections: 16,
             outbound_timeout_seconds: 30,
+            refresh_concurrency: 8,
             cache_ttl_ms: 2000,
         };
         // The data dir decides where the default config file is, so resolve it first.
@@ -283,6 +289,12 @@ impl Config {
         anyhow::ensure!(
             self.db_max_connections >= 1,
             "db_max_connections must be at least 1"
+        );
+        anyhow::ensure!(
+            self.refresh_concurrency >= 1
+                && (self.db_max_connections == 1
+                    || self.refresh_concurrency < self.db_max_connections),
+            "refresh_concurrency must be at least 1 and below db_max_connections"
         );
         if let Some(url) = &self.database_url {
             DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
@@ -381,6 +393,7 @@ mod tests {
             access_token_ttl_seconds: 60,
             db_max_connections: 1,
             outbound_timeout_seconds: 1,
+            refresh_concurrency: 1,
             cache_ttl_ms: 0,
             egress_allow: String::new(),
             egress_proxy: None,

@@ -190,3 +190,104 @@ fn provisioning_commands_print_the_json_contract() {
         .unwrap()
         .contains("broken.toml"));
 }
+
+#[tokio::test]
+async fn imported_legacy_accounts_are_shared_and_their_credentials_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pw = password_file(dir.path());
+    let init = run_json(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
+    let key = init["api_key"].as_str().unwrap();
+    let file = dir.path().join("import.jsonl");
+    // A bad line (an unknown app) imports nothing, and the error never echoes a secret.
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"app": "openai", "name": "Old key", "credentials": {"api_key": "sk-imported-1"}}"#,
+            "\n",
+            r#"{"app": "no-such-app", "credentials": {"api_key": "sk-imported-2"}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = run(
+        &data,
+        &[],
+        &["accounts", "import", "--file", file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("records[1].app"), "{stderr}");
+    assert!(!stderr.contains("sk-imported"), "{stderr}");
+    let listed = run_json(&data, &[], &["accounts", "list", "--json"]);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0);
+
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"app": "openai", "name": "Old key", "credentials": {"api_key": "sk-imported-1"}}"#,
+            "\n\n",
+            r#"{"app": "github", "credentials": {"oauth_access_token": "gho_imported", "oauth_refresh_token": "ghr_imported"}, "expires_at": "2099-01-01T00:00:00Z", "authorized_scopes": ["repo"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let imported = run_json(
+        &data,
+        &[],
+        &[
+            "accounts",
+            "import",
+            "--file",
+            file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(
+        keys_of(&imported),
+        ["account_ids", "imported", "workspace_id"]
+    );
+    assert_eq!(imported["imported"], 2);
+    let listed = run_json(&data, &[], &["accounts", "list", "--json"]);
+    for account in listed["data"].as_array().unwrap() {
+        assert_eq!(account["owner_id"], Value::Null, "legacy: no owner");
+        assert_eq!(account["sharing"], "workspace");
+    }
+    let github = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app"] == "github")
+        .unwrap();
+    assert_eq!(github["expires_at"], "2099-01-01T00:00:00.000Z");
+    assert!(
+        github["next_refresh_at"].is_string(),
+        "scheduled before expiry"
+    );
+
+    let server = Server::start(&data, &[]).await;
+    let id = imported["account_ids"][0].as_str().unwrap();
+    let (status, body) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/accounts/{id}?include_credentials=1"),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["credentials"]["api_key"], "sk-imported-1");
+    assert_eq!(body["data"]["name"], "Old key");
+    server.stop();
+}

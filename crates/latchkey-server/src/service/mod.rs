@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod import;
 pub mod oauth;
 pub mod provisioning;
 pub mod rotation;

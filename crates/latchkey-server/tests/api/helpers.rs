@@ -53,6 +53,7 @@ pub fn config(data_dir: PathBuf, db: &TestDb) -> Config {
         access_token_ttl_seconds: 3600,
         db_max_connections: 5,
         outbound_timeout_seconds: 5,
+        refresh_concurrency: 4,
         cache_ttl_ms: 2000,
         // The fake provider and the OAuth peer listen on loopback.
         egress_allow: "127.0.0.0/8".into(),

@@ -481,32 +481,70 @@ async fn record_event(ctx: &App, account: &Account, kind: &str, detail: Option<&
     }
 }
 
-/// One scheduler pass: refreshes accounts whose planned refresh is due, at most eight at a
-/// time (below the connection pool size, T-22). Returns how many were attempted.
+/// One scheduler pass: refreshes accounts whose planned refresh is due, `refresh_concurrency`
+/// at a time (below the connection pool size, T-22). An account whose lease another instance
+/// (or a reader) holds is skipped, not waited for: the holder is already refreshing it, and
+/// waiting would only idle a slot. Returns how many were due.
 ///
 /// # Errors
 /// On database failure.
 pub async fn run_due(ctx: std::sync::Arc<App>, limit: u32) -> Result<usize, ServiceError> {
-    let due = ctx
+    use rand::seq::SliceRandom;
+
+    let mut due = ctx
         .store
         .accounts_due_for_refresh(clock::now_ms(), limit)
         .await?;
     let count = due.len();
+    // Instances reading the same backlog start at different places, so they rarely race for
+    // the same lease.
+    due.shuffle(&mut rand::thread_rng());
+    let concurrency = ctx.config.refresh_concurrency.max(1) as usize;
     let mut tasks = tokio::task::JoinSet::new();
     for (workspace_id, account_id) in due {
-        if tasks.len() >= 8 {
+        if tasks.len() >= concurrency {
             tasks.join_next().await;
         }
         let ctx = ctx.clone();
         tasks.spawn(async move {
             // Failures are recorded on the account itself.
-            if let Err(e) = refresh_account(&ctx, &workspace_id, &account_id, Mode::IfDue).await {
+            if let Err(e) = refresh_if_free(&ctx, &workspace_id, &account_id).await {
                 tracing::warn!(account.id = %account_id, error = %e, "scheduled refresh failed");
             }
         });
     }
     while tasks.join_next().await.is_some() {}
     Ok(count)
+}
+
+/// Refreshes an account if it is due and nobody holds its lease; returns whether this call
+/// took the lease.
+///
+/// # Errors
+/// Database or vault failures.
+pub async fn refresh_if_free(
+    ctx: &App,
+    workspace_id: &str,
+    account_id: &str,
+) -> Result<bool, ServiceError> {
+    let lease = latchkey_oauth::random_token();
+    let now = clock::now_ms();
+    if !ctx
+        .store
+        .acquire_refresh_lease(
+            workspace_id,
+            account_id,
+            &lease,
+            now,
+            now + ctx.config.refresh_lease_ms(),
+        )
+        .await?
+    {
+        return Ok(false);
+    }
+    let result = refresh_with_lease(ctx, workspace_id, account_id, &lease, Mode::IfDue).await;
+    ctx.caches.forget_account(workspace_id, account_id);
+    result.map(|()| true)
 }
 
 #[cfg(test)]
