@@ -19,6 +19,14 @@
 #   LATCHKEY_BIN=path  use this binary instead of building target/release/latchkey
 #   SKIP_BUILD=1       use the existing release binary without running cargo
 #   RESULTS_DIR=bench-results
+#   SCENARIOS="read refresh"   which benchmarks to run
+#   STORM_ACCOUNTS=5000        accounts expiring together in the refresh storm
+#   STORM_SCENARIOS=sqlite:1,postgres:1,postgres:3
+#
+# The refresh storm (crates/latchkey-bench) refreshes STORM_ACCOUNTS OAuth accounts due at
+# once with 1 and 3 instances against the OAuth peer (tests/peers/oidc), compared with the
+# peer's own token endpoint throughput in the same run; it counts duplicate and late refreshes
+# and writes bench-results/refresh.json.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -197,6 +205,20 @@ run_scenario() { # run_scenario BACKEND
 }
 
 mkdir -p "$RESULTS_DIR"
+SCENARIOS=${SCENARIOS:-read refresh}
+if [[ " $SCENARIOS " == *" refresh "* ]]; then
+    log "bench: refresh storm: installing the OAuth peer and building latchkey-bench"
+    npm ci --prefix "$ROOT/tests/peers/oidc" --no-audit --no-fund --loglevel=error >&2 ||
+        die "npm ci for the OAuth peer failed"
+    (cd "$ROOT" && cargo build --release -q -p latchkey-bench) || die "latchkey-bench build failed"
+    "${CARGO_TARGET_DIR:-$ROOT/target}/release/latchkey-bench" refresh-storm \
+        --accounts "${STORM_ACCOUNTS:-5000}" --scenarios "${STORM_SCENARIOS:-sqlite:1,postgres:1,postgres:3}" \
+        --pg-url "$BENCH_PG_URL" --latchkey-bin "$LATCHKEY_BIN" --out "$RESULTS_DIR/refresh.json" ||
+        die "the refresh storm failed"
+    echo
+fi
+[[ " $SCENARIOS " == *" read "* ]] || exit 0
+
 for backend in $BACKENDS; do
     run_scenario "$backend"
 done

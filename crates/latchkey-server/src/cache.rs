@@ -33,6 +33,7 @@ pub struct Caches {
     principals: Cache<String, Arc<Principal>>,
     accounts: Cache<(String, String), Arc<CachedAccount>>,
     members: Cache<String, Arc<Vec<Member>>>,
+    default_client_rejected: Cache<String, bool>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -58,6 +59,10 @@ impl Caches {
                 .time_to_live(ttl)
                 .build(),
             members: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+            default_client_rejected: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(ttl)
                 .build(),
@@ -122,5 +127,23 @@ impl Caches {
         if self.enabled {
             self.members.insert(workspace_id, members);
         }
+    }
+
+    /// Whether the operator's client of an app (key: slug and client id) stands rejected.
+    #[must_use]
+    pub fn default_client_rejected(&self, key: &str) -> Option<bool> {
+        self.default_client_rejected.get(key)
+    }
+
+    /// Remembers whether the operator's client of an app stands rejected.
+    pub fn put_default_client_rejected(&self, key: String, rejected: bool) {
+        if self.enabled {
+            self.default_client_rejected.insert(key, rejected);
+        }
+    }
+
+    /// Forgets that, after this process changed the flag.
+    pub fn forget_default_client_rejected(&self, key: &str) {
+        self.default_client_rejected.invalidate(key);
     }
 }

@@ -218,7 +218,8 @@ pub trait OAuthStore: Send + Sync + 'static {
         update: &OAuthUpdate,
     ) -> Result<(), StoreError>;
     /// Takes the refresh lease of an account until `until` unless another holder's lease is
-    /// still valid at `now`. Returns whether this caller holds it.
+    /// still valid at `now`. Returns the row as of taking it (read in the same statement, so
+    /// it is the state the holder must work from), or `None` when someone else holds it.
     async fn acquire_refresh_lease(
         &self,
         workspace_id: &str,
@@ -226,7 +227,7 @@ pub trait OAuthStore: Send + Sync + 'static {
         lease: &str,
         now: i64,
         until: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Account>, StoreError>;
     /// Stores refreshed credentials and releases the lease, only while `lease` is still held.
     async fn complete_refresh(
         &self,

@@ -592,15 +592,22 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
             vec![(ws.id.clone(), a.id.clone())],
             "{label}"
         );
-        assert!(store
+        let claimed = store
             .acquire_refresh_lease(&ws.id, &a.id, "lease-1", 60, 90)
             .await
-            .unwrap());
+            .unwrap()
+            .expect("the lease is free");
+        assert_eq!(
+            (claimed.id.as_str(), claimed.version),
+            (a.id.as_str(), a.version),
+            "the row as of taking the lease"
+        );
         assert!(
-            !store
+            store
                 .acquire_refresh_lease(&ws.id, &a.id, "lease-2", 61, 91)
                 .await
-                .unwrap(),
+                .unwrap()
+                .is_none(),
             "held"
         );
         assert!(
@@ -653,11 +660,13 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
         assert!(store
             .acquire_refresh_lease(&ws.id, &a.id, "lease-3", 100, 130)
             .await
-            .unwrap());
+            .unwrap()
+            .is_some());
         assert!(store
             .acquire_refresh_lease(&ws.id, &a.id, "lease-4", 131, 160)
             .await
-            .unwrap());
+            .unwrap()
+            .is_some());
         let failure = RefreshFailure {
             healthy: false,
             dead: false,
@@ -697,7 +706,8 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
             store
                 .acquire_refresh_lease(&ws.id, &a.id, "lease-6", 301, 331)
                 .await
-                .unwrap(),
+                .unwrap()
+                .is_some(),
             "released"
         );
 

@@ -67,6 +67,67 @@ signingKey.kid = crypto.randomBytes(8).toString('hex');
 signingKey.use = 'sig';
 signingKey.alg = 'RS256';
 
+// ---------------------------------------------------------------- storage ---
+// oidc-provider's built-in memory adapter is an LRU of 1000 entries: with thousands of grants
+// (the refresh benchmark) it silently forgets tokens. This one keeps everything until it
+// expires, with the indexes the provider needs (by uid, by user code, by grant).
+const entries = new Map(); // `${model}:${id}` -> { payload, expiresAt }
+const byUid = new Map(); // `${model}:${uid}` -> id
+const byUserCode = new Map(); // `${model}:${userCode}` -> id
+const byGrant = new Map(); // grantId -> Set of entry keys
+class MemoryAdapter {
+  constructor(model) { this.model = model; }
+
+  key(id) { return `${this.model}:${id}`; }
+
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
+    entries.set(key, { payload, expiresAt });
+    if (payload.uid) byUid.set(this.key(payload.uid), id);
+    if (payload.userCode) byUserCode.set(this.key(payload.userCode), id);
+    if (payload.grantId) {
+      if (!byGrant.has(payload.grantId)) byGrant.set(payload.grantId, new Set());
+      byGrant.get(payload.grantId).add(key);
+    }
+  }
+
+  async find(id) {
+    const key = this.key(id);
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findByUid(uid) {
+    const id = byUid.get(this.key(uid));
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode) {
+    const id = byUserCode.get(this.key(userCode));
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async consume(id) {
+    const entry = entries.get(this.key(id));
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    entries.delete(this.key(id));
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const key of byGrant.get(grantId) ?? []) entries.delete(key);
+    byGrant.delete(grantId);
+  }
+}
+
 const hasApiScope = (scopes) => API_SCOPES.some((s) => scopes.has(s));
 
 const baseClient = {
@@ -77,6 +138,7 @@ const baseClient = {
 };
 
 const configuration = {
+  adapter: MemoryAdapter,
   clients: [
     { ...baseClient, client_id: CLIENT_ID, token_endpoint_auth_method: 'client_secret_basic' },
     { ...baseClient, client_id: `${CLIENT_ID}-post`, token_endpoint_auth_method: 'client_secret_post' },
@@ -297,6 +359,36 @@ provider.use(async (ctx, next) => {
 
   if (method === 'GET' && path === '/test/stats') {
     json(ctx, 200, stats);
+    return;
+  }
+  // Grants minted without a browser (benchmarks): n refresh tokens for CLIENT_ID, each in its
+  // own grant for api:read, exactly as a consent would have created them.
+  if (method === 'POST' && path === '/test/mint') {
+    const n = Number.parseInt(ctx.query.n ?? '1', 10);
+    if (!Number.isFinite(n) || n < 1 || n > 100000) {
+      json(ctx, 400, { error: 'invalid_request', error_description: 'n must be 1..100000' });
+      return;
+    }
+    const client = await provider.Client.find(CLIENT_ID);
+    const refreshTokens = [];
+    for (let i = 0; i < n; i += 1) {
+      const grant = new provider.Grant({ accountId: TEST_USER, clientId: CLIENT_ID });
+      grant.addResourceScope(API_RESOURCE, 'api:read');
+      const grantId = await grant.save();
+      const token = new provider.RefreshToken({
+        accountId: TEST_USER,
+        client,
+        grantId,
+        gty: 'authorization_code',
+        scope: 'api:read',
+        resource: API_RESOURCE,
+        expiresWithSession: false,
+        iiat: Math.floor(Date.now() / 1000),
+        rotations: 0,
+      });
+      refreshTokens.push(await token.save());
+    }
+    json(ctx, 200, { refresh_tokens: refreshTokens });
     return;
   }
   if (method === 'POST' && path === '/test/reset') {

@@ -40,6 +40,18 @@ pub async fn default_rejection(ctx: &App, slug: &str, client_id: &str) -> Option
         .filter(|r| r.client_id == client_id)
 }
 
+/// Whether the operator's client for `slug` stands rejected; asked on every refresh, so the
+/// answer is cached briefly (another instance's flag shows up within the cache TTL).
+pub async fn default_rejected(ctx: &App, slug: &str, client_id: &str) -> bool {
+    let key = format!("{slug}\u{0}{client_id}");
+    if let Some(rejected) = ctx.caches.default_client_rejected(&key) {
+        return rejected;
+    }
+    let rejected = default_rejection(ctx, slug, client_id).await.is_some();
+    ctx.caches.put_default_client_rejected(key, rejected);
+    rejected
+}
+
 /// Flags or clears `client` after a token request's `outcome`: flagged on an
 /// `invalid_client`, cleared on success when it was flagged. Failures to record are logged, not
 /// returned: the token request's own result matters more.
@@ -62,7 +74,7 @@ pub async fn observe<T>(
     let now = clock::now_ms();
     let result = if client.reference == "default" {
         let key = format!("{DEFAULT_KEY_PREFIX}{slug}");
-        match rejection {
+        let result = match rejection {
             Some(error) => {
                 let value = DefaultRejection {
                     client_id: client.client_id.clone(),
@@ -73,7 +85,10 @@ pub async fn observe<T>(
                 ctx.store.put_meta(&key, &bytes).await
             }
             None => ctx.store.delete_meta(&key).await,
-        }
+        };
+        ctx.caches
+            .forget_default_client_rejected(&format!("{slug}\u{0}{}", client.client_id));
+        result
     } else {
         ctx.store
             .set_oauth_client_rejection(

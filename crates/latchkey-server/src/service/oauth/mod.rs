@@ -104,9 +104,7 @@ pub async fn client_for(
     match reference {
         "default" => {
             let mut client = default_client(ctx, workspace_id, slug)?;
-            client.rejected = client_health::default_rejection(ctx, slug, &client.client_id)
-                .await
-                .is_some();
+            client.rejected = client_health::default_rejected(ctx, slug, &client.client_id).await;
             Ok(client)
         }
         id => Ok(clients::credentials(ctx, workspace_id, slug, id).await?.0),

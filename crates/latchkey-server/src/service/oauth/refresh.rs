@@ -132,14 +132,14 @@ pub async fn refresh_account(
     let lease = latchkey_oauth::random_token();
     let lease_ms = ctx.config.refresh_lease_ms();
     let deadline = clock::now_ms() + lease_ms + 5_000;
-    loop {
+    let locked = loop {
         let now = clock::now_ms();
-        if ctx
+        if let Some(locked) = ctx
             .store
             .acquire_refresh_lease(workspace_id, account_id, &lease, now, now + lease_ms)
             .await?
         {
-            break;
+            break locked;
         }
         // Someone else is refreshing: wait for their result instead of presenting the same
         // refresh token again.
@@ -149,21 +149,17 @@ pub async fn refresh_account(
             ctx.caches.forget_account(workspace_id, account_id);
             return Ok(current);
         }
-    }
+    };
     // Holding the lease. The rest runs as its own task: if the request that triggered it is
     // cancelled (client gone, timeout), the refresh still finishes and commits (T-18, T-37).
     let result = match ctx.shared() {
         Some(app) => {
-            let (ws, id, lease) = (
-                workspace_id.to_owned(),
-                account_id.to_owned(),
-                lease.clone(),
-            );
-            tokio::spawn(async move { refresh_with_lease(&app, &ws, &id, &lease, mode).await })
+            let lease = lease.clone();
+            tokio::spawn(async move { refresh_with_lease(&app, locked, &lease, mode).await })
                 .await
                 .map_err(|e| ServiceError::Internal(format!("refresh task failed: {e}")))?
         }
-        None => refresh_with_lease(ctx, workspace_id, account_id, &lease, mode).await,
+        None => refresh_with_lease(ctx, locked, &lease, mode).await,
     };
     ctx.caches.forget_account(workspace_id, account_id);
     result?;
@@ -196,12 +192,13 @@ async fn park(ctx: &App, account: &Account, lease: &str, error: &str) -> Result<
 
 async fn refresh_with_lease(
     ctx: &App,
-    workspace_id: &str,
-    account_id: &str,
+    account: Account,
     lease: &str,
     mode: Mode,
 ) -> Result<(), ServiceError> {
-    let outcome = refresh_holding_lease(ctx, workspace_id, account_id, lease, mode).await;
+    let (workspace_id, account_id) = (account.workspace_id.clone(), account.id.clone());
+    let (workspace_id, account_id) = (workspace_id.as_str(), account_id.as_str());
+    let outcome = refresh_holding_lease(ctx, account, lease, mode).await;
     if outcome.is_err() {
         // Nothing reached the provider successfully on this path (a successful answer is
         // committed inside), so letting go is safe.
@@ -213,18 +210,14 @@ async fn refresh_with_lease(
     outcome
 }
 
+/// Runs with the lease held, from `account` as read when taking it.
 async fn refresh_holding_lease(
     ctx: &App,
-    workspace_id: &str,
-    account_id: &str,
+    account: Account,
     lease: &str,
     mode: Mode,
 ) -> Result<(), ServiceError> {
-    let account = ctx
-        .store
-        .get_account(workspace_id, account_id)
-        .await?
-        .ok_or(ServiceError::NotFound("account"))?;
+    let (workspace_id, account_id) = (account.workspace_id.as_str(), account.id.as_str());
     let app = ctx
         .catalog
         .resolve(&*ctx.store, workspace_id, &account.app_slug)
@@ -529,7 +522,7 @@ pub async fn refresh_if_free(
 ) -> Result<bool, ServiceError> {
     let lease = latchkey_oauth::random_token();
     let now = clock::now_ms();
-    if !ctx
+    let Some(locked) = ctx
         .store
         .acquire_refresh_lease(
             workspace_id,
@@ -539,10 +532,10 @@ pub async fn refresh_if_free(
             now + ctx.config.refresh_lease_ms(),
         )
         .await?
-    {
+    else {
         return Ok(false);
-    }
-    let result = refresh_with_lease(ctx, workspace_id, account_id, &lease, Mode::IfDue).await;
+    };
+    let result = refresh_with_lease(ctx, locked, &lease, Mode::IfDue).await;
     ctx.caches.forget_account(workspace_id, account_id);
     result.map(|()| true)
 }

@@ -1,0 +1,111 @@
+//! Latchkey processes for a scenario: commands with a clean environment, servers that are
+//! stopped (SIGTERM) when dropped.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+
+/// How to run `latchkey` for one scenario.
+pub struct Latchkey {
+    /// The binary.
+    pub bin: PathBuf,
+    /// `LATCHKEY_*` settings shared by every command and instance.
+    pub env: Vec<(String, String)>,
+}
+
+impl Latchkey {
+    fn command(&self, data_dir: &Path) -> Command {
+        let mut command = Command::new(&self.bin);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("LATCHKEY_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("LATCHKEY_DATA_DIR", data_dir)
+            .env("LATCHKEY_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Runs a command to completion and parses its `--json` output.
+    pub fn run_json(&self, data_dir: &Path, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+        let out = self
+            .command(data_dir)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", self.bin.display()))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "latchkey {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// Starts `latchkey serve` on a free port, logging to `<data dir>/server.log`.
+    pub fn serve(&self, data_dir: &Path) -> anyhow::Result<Instance> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        std::fs::create_dir_all(data_dir)?;
+        let log = std::fs::File::create(data_dir.join("server.log"))?;
+        let child = self
+            .command(data_dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        Ok(Instance {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+/// A running `latchkey serve`.
+pub struct Instance {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Instance {
+    /// Waits until `/readyz` answers 200.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = reqwest::get(format!("{}/readyz", self.base)).await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} never became ready",
+                self.base
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
