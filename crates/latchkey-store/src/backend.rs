@@ -103,7 +103,14 @@ impl Backend {
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection before handing it out: one extra round trip per
+            // query, which on PostgreSQL cost as much as the queries themselves in the refresh
+            // storm. A connection that died is found by the query that uses it instead (one
+            // error, then the pool replaces it), and none lives longer than `max_lifetime`.
+            .test_before_acquire(false)
+            .max_lifetime(Duration::from_secs(30 * 60))
+            .idle_timeout(Duration::from_secs(10 * 60));
         let pool = match self {
             Backend::Sqlite => pool.after_connect(|conn, _| {
                 Box::pin(async move {

@@ -251,13 +251,16 @@ pub trait OAuthStore: Send + Sync + 'static {
         account_id: &str,
         lease: &str,
     ) -> Result<(), StoreError>;
-    /// Accounts whose scheduled refresh is due at `now` and that nobody is refreshing:
-    /// `(workspace_id, account_id)`.
-    async fn accounts_due_for_refresh(
+    /// Takes the refresh lease (`lease` until `until`) of up to `limit` accounts whose
+    /// scheduled refresh is due at `now` and that nobody is refreshing, earliest first, in one
+    /// statement; returns them as of the claim. Instances claiming together get disjoint sets.
+    async fn claim_due_for_refresh(
         &self,
         now: i64,
+        until: i64,
+        lease: &str,
         limit: u32,
-    ) -> Result<Vec<(String, String)>, StoreError>;
+    ) -> Result<Vec<Account>, StoreError>;
     /// Records a health change of an account.
     async fn insert_account_event(
         &self,

@@ -587,20 +587,21 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
         let mut a = account(&ws.id, Some(&owner), "oauth", 1);
         a.next_refresh_at = Some(50);
         store.insert_account(&a).await.unwrap();
-        assert_eq!(
-            store.accounts_due_for_refresh(60, 10).await.unwrap(),
-            vec![(ws.id.clone(), a.id.clone())],
-            "{label}"
-        );
+        let mut other = account(&ws.id, Some(&owner), "oauth", 2);
+        other.next_refresh_at = Some(5_000);
+        store.insert_account(&other).await.unwrap();
+        // The scheduler claims due accounts in one statement, with the rows as of the claim.
         let claimed = store
-            .acquire_refresh_lease(&ws.id, &a.id, "lease-1", 60, 90)
+            .claim_due_for_refresh(60, 90, "lease-1", 10)
             .await
-            .unwrap()
-            .expect("the lease is free");
+            .unwrap();
         assert_eq!(
-            (claimed.id.as_str(), claimed.version),
-            (a.id.as_str(), a.version),
-            "the row as of taking the lease"
+            claimed
+                .iter()
+                .map(|c| (c.id.as_str(), c.version))
+                .collect::<Vec<_>>(),
+            vec![(a.id.as_str(), a.version)],
+            "{label}: only the due account"
         );
         assert!(
             store
@@ -612,7 +613,7 @@ async fn the_refresh_lease_admits_one_holder_and_fences_writes() {
         );
         assert!(
             store
-                .accounts_due_for_refresh(61, 10)
+                .claim_due_for_refresh(61, 91, "lease-x", 10)
                 .await
                 .unwrap()
                 .is_empty(),

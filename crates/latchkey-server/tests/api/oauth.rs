@@ -878,3 +878,50 @@ async fn a_client_the_provider_rejects_is_flagged_until_an_admin_fixes_it() {
     assert_eq!(fixed["rejected_error"], Value::Null);
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_scheduler_refreshes_due_accounts_once_even_when_passes_overlap() {
+    use latchkey_server::service::oauth::refresh::run_due;
+
+    for db in TestDb::all().await {
+        let (t, peer) = app_with_peer(db, &[("PEER_ACCESS_TOKEN_TTL", "4")]).await;
+        let owner = t.workspace("acme").await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let (status, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            ids.push(account_id_from(&page));
+        }
+        let mut before = Vec::new();
+        for id in &ids {
+            before.push(
+                credentials(&t, &owner, id).await["credentials"]["oauth_access_token"].clone(),
+            );
+        }
+        assert_eq!(
+            run_due(t.app.clone(), 100).await.unwrap(),
+            0,
+            "{}: nothing is due yet",
+            t.label
+        );
+        // Planned at most half the 4-second lifetime before expiry.
+        tokio::time::sleep(Duration::from_millis(2300)).await;
+        let passes = latchkey_test_db::join_all(vec![
+            run_due(t.app.clone(), 100),
+            run_due(t.app.clone(), 100),
+        ])
+        .await;
+        let taken: usize = passes.into_iter().map(Result::unwrap).sum();
+        assert_eq!(taken, 3, "{}: each due account taken by one pass", t.label);
+        assert_eq!(peer.stats().await["refresh_requests"], 3);
+        assert_eq!(peer.stats().await["invalid_grant"], 0);
+        for (id, old) in ids.iter().zip(before) {
+            let account = credentials(&t, &owner, id).await;
+            assert_ne!(account["credentials"]["oauth_access_token"], old);
+            assert_eq!(account["healthy"], true);
+            assert!(account["next_refresh_at"].is_string());
+        }
+        assert_eq!(run_due(t.app.clone(), 100).await.unwrap(), 0);
+        t.cleanup().await;
+    }
+}

@@ -7,6 +7,7 @@ use super::{
     rows::{split_scopes, AccountRow, ACCOUNT_COLUMNS},
     SqlStore,
 };
+use crate::backend::Backend;
 use crate::{
     models::{Account, OAuthFlow, OAuthUpdate, RefreshFailure},
     store::OAuthStore,
@@ -273,19 +274,36 @@ impl OAuthStore for SqlStore {
         Ok(())
     }
 
-    async fn accounts_due_for_refresh(
+    async fn claim_due_for_refresh(
         &self,
         now: i64,
+        until: i64,
+        lease: &str,
         limit: u32,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as::<_, (String, String)>(&format!(
-            "SELECT workspace_id, id FROM accounts WHERE next_refresh_at <= $1 AND dead = 0 \
-             AND (refresh_lease_until IS NULL OR refresh_lease_until < $1) ORDER BY next_refresh_at LIMIT {}",
+    ) -> Result<Vec<Account>, StoreError> {
+        // PostgreSQL: rows another instance is claiming right now are skipped, not waited for.
+        // SQLite has one writer at a time, so the statement is atomic as it is.
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let due = "next_refresh_at <= $1 AND dead = 0 \
+                   AND (refresh_lease_until IS NULL OR refresh_lease_until < $1)";
+        Ok(sqlx::query_as::<_, AccountRow>(&format!(
+            "UPDATE accounts SET refresh_lease = $2, refresh_lease_until = $3 \
+             WHERE {due} AND id IN (SELECT id FROM accounts WHERE {due} \
+             ORDER BY next_refresh_at LIMIT {}{skip_locked}) \
+             RETURNING {ACCOUNT_COLUMNS}",
             limit.clamp(1, 1000)
         ))
         .bind(now)
+        .bind(lease)
+        .bind(until)
         .fetch_all(&self.pool)
-        .await?)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
     }
 
     async fn insert_account_event(

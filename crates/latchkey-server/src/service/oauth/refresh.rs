@@ -474,70 +474,60 @@ async fn record_event(ctx: &App, account: &Account, kind: &str, detail: Option<&
     }
 }
 
-/// One scheduler pass: refreshes accounts whose planned refresh is due, `refresh_concurrency`
-/// at a time (below the connection pool size, T-22). An account whose lease another instance
-/// (or a reader) holds is skipped, not waited for: the holder is already refreshing it, and
-/// waiting would only idle a slot. Returns how many were due.
+/// One scheduler pass: keeps `refresh_concurrency` refreshes running (below the connection
+/// pool size, T-22), claiming due accounts as slots free up, until nothing is due or `limit`
+/// accounts were taken. Claims are atomic, so instances running together take disjoint
+/// accounts and never wait on each other. Returns how many were taken.
 ///
 /// # Errors
-/// On database failure.
+/// On database failure (after the refreshes already running have finished: a refresh is never
+/// cut between the provider's answer and the commit).
 pub async fn run_due(ctx: std::sync::Arc<App>, limit: u32) -> Result<usize, ServiceError> {
-    use rand::seq::SliceRandom;
-
-    let mut due = ctx
-        .store
-        .accounts_due_for_refresh(clock::now_ms(), limit)
-        .await?;
-    let count = due.len();
-    // Instances reading the same backlog start at different places, so they rarely race for
-    // the same lease.
-    due.shuffle(&mut rand::thread_rng());
     let concurrency = ctx.config.refresh_concurrency.max(1) as usize;
+    let limit = limit as usize;
     let mut tasks = tokio::task::JoinSet::new();
-    for (workspace_id, account_id) in due {
-        if tasks.len() >= concurrency {
-            tasks.join_next().await;
-        }
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            // Failures are recorded on the account itself.
-            if let Err(e) = refresh_if_free(&ctx, &workspace_id, &account_id).await {
-                tracing::warn!(account.id = %account_id, error = %e, "scheduled refresh failed");
+    let (mut taken, mut exhausted) = (0, false);
+    loop {
+        let want = concurrency.saturating_sub(tasks.len()).min(limit - taken);
+        // Claim in chunks (half the slots at least): a claim is a statement of its own, and
+        // one per refresh would cost as much as the refresh's own writes.
+        let worth_claiming = want > 0 && (tasks.is_empty() || want * 2 >= concurrency);
+        if worth_claiming && !exhausted {
+            let lease = latchkey_oauth::random_token();
+            let now = clock::now_ms();
+            let until = now + ctx.config.refresh_lease_ms();
+            let claimed = match ctx
+                .store
+                .claim_due_for_refresh(now, until, &lease, u32::try_from(want).unwrap_or(1))
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    while tasks.join_next().await.is_some() {}
+                    return Err(e.into());
+                }
+            };
+            exhausted = claimed.len() < want;
+            taken += claimed.len();
+            for account in claimed {
+                let (ctx, lease) = (ctx.clone(), lease.clone());
+                tasks.spawn(async move {
+                    let (workspace_id, account_id) = (account.workspace_id.clone(), account.id.clone());
+                    // Failures are recorded on the account itself.
+                    if let Err(e) = refresh_with_lease(&ctx, account, &lease, Mode::IfDue).await {
+                        tracing::warn!(account.id = %account_id, error = %e, "scheduled refresh failed");
+                    }
+                    ctx.caches.forget_account(&workspace_id, &account_id);
+                });
             }
-        });
+            if !exhausted && tasks.len() < concurrency && taken < limit {
+                continue;
+            }
+        }
+        if tasks.join_next().await.is_none() {
+            return Ok(taken);
+        }
     }
-    while tasks.join_next().await.is_some() {}
-    Ok(count)
-}
-
-/// Refreshes an account if it is due and nobody holds its lease; returns whether this call
-/// took the lease.
-///
-/// # Errors
-/// Database or vault failures.
-pub async fn refresh_if_free(
-    ctx: &App,
-    workspace_id: &str,
-    account_id: &str,
-) -> Result<bool, ServiceError> {
-    let lease = latchkey_oauth::random_token();
-    let now = clock::now_ms();
-    let Some(locked) = ctx
-        .store
-        .acquire_refresh_lease(
-            workspace_id,
-            account_id,
-            &lease,
-            now,
-            now + ctx.config.refresh_lease_ms(),
-        )
-        .await?
-    else {
-        return Ok(false);
-    };
-    let result = refresh_with_lease(ctx, locked, &lease, Mode::IfDue).await;
-    ctx.caches.forget_account(workspace_id, account_id);
-    result.map(|()| true)
 }
 
 #[cfg(test)]
