@@ -25,7 +25,7 @@ use tower_http::{
 };
 
 use crate::{
-    controllers::{accounts, apps, oauth_apps, oauth_pages, oauth_token, ops},
+    controllers::{accounts, apps, oauth_apps, oauth_pages, oauth_token, ops, sharing},
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
     App, AppState,
@@ -59,6 +59,10 @@ pub fn build_router(app: Arc<App>) -> Router {
             get(accounts::get_account)
                 .patch(accounts::update_account)
                 .delete(accounts::delete_account),
+        )
+        .route(
+            "/accounts/{id}/access",
+            get(sharing::get_access).put(sharing::put_access),
         )
         .route("/apps", get(apps::list_apps).post(apps::create_app))
         .route("/apps/{id}", get(apps::get_app))

@@ -224,6 +224,9 @@ pub struct Account {
     pub next_refresh_at: Option<i64>,
     /// Consecutive failed refreshes.
     pub refresh_failures: i64,
+    /// With `Sharing::Members`: the user ids it is shared with (loaded by `get_account` and
+    /// `list_accounts`; empty otherwise).
+    pub shared_with: Vec<String>,
 }
 
 impl std::fmt::Debug for Account {

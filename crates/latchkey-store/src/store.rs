@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, Member, NewApiKey,
-        NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, RefreshFailure, Workspace,
+        NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, RefreshFailure, Sharing,
+        Workspace,
     },
     StoreError,
 };
@@ -148,6 +149,18 @@ pub trait AccountStore: Send + Sync + 'static {
     /// A page of accounts, newest first.
     async fn list_accounts(&self, query: &AccountQuery) -> Result<Page<Account>, StoreError>;
     /// Renames an account; [`StoreError::NotFound`] if it is not in the workspace.
+    /// Sets who an account is shared with: the mode, and for `Sharing::Members` the chosen
+    /// members (replacing the previous ones), atomically. [`StoreError::NotFound`] when the
+    /// account is not in the workspace; every user must be a member (the caller checks; the
+    /// database refuses others).
+    async fn set_account_access(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        sharing: Sharing,
+        member_ids: &[String],
+        now: i64,
+    ) -> Result<(), StoreError>;
     async fn rename_account(
         &self,
         workspace_id: &str,

@@ -87,6 +87,7 @@ fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Accoun
         last_refreshed_at: None,
         next_refresh_at: None,
         refresh_failures: 0,
+        shared_with: Vec::new(),
     }
 }
 

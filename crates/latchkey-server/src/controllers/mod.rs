@@ -6,6 +6,7 @@ pub(crate) mod oauth_apps;
 pub(crate) mod oauth_pages;
 pub(crate) mod oauth_token;
 pub(crate) mod ops;
+pub(crate) mod sharing;
 
 use crate::error::ApiError;
 

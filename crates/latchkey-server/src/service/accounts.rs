@@ -144,6 +144,7 @@ pub async fn create(
         last_refreshed_at: token.issued_at,
         next_refresh_at: token.next_refresh_at,
         refresh_failures: 0,
+        shared_with: Vec::new(),
     };
     ctx.store.insert_account(&account).await?;
     tracing::info!(account.id = %account.id, app = %account.app_slug, check = check.status, "account connected");
@@ -223,7 +224,11 @@ async fn load(ctx: &App, caller: &Caller, account_id: &str) -> Result<Account, S
 
 /// Loads an account from the database (writes authorize against the current row, never a
 /// cached one) and refreshes the cache.
-async fn load_fresh(ctx: &App, caller: &Caller, account_id: &str) -> Result<Account, ServiceError> {
+pub(crate) async fn load_fresh(
+    ctx: &App,
+    caller: &Caller,
+    account_id: &str,
+) -> Result<Account, ServiceError> {
     if !ids::is_valid(ids::ACCOUNT, account_id) {
         return Err(ServiceError::NotFound("account"));
     }

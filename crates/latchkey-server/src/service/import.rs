@@ -196,6 +196,7 @@ async fn store(ctx: &App, workspace_id: &str, p: Prepared) -> Result<String, Ser
         last_refreshed_at: None,
         next_refresh_at,
         refresh_failures: 0,
+        shared_with: Vec::new(),
     };
     ctx.store.insert_account(&account).await?;
     Ok(id)

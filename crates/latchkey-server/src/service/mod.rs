@@ -7,6 +7,7 @@ pub mod import;
 pub mod oauth;
 pub mod provisioning;
 pub mod rotation;
+pub mod sharing;
 
 use latchkey_domain::{
     access::{self, AccountAccess, Operation, Viewer},
@@ -148,8 +149,8 @@ impl Caller {
         let viewer = self.viewer();
         let shared = match account.sharing {
             Sharing::Workspace => true,
-            // Chosen-members sharing is stored with issue 4's access endpoints.
-            Sharing::Members | Sharing::Private => false,
+            Sharing::Members => account.shared_with.iter().any(|u| u == viewer.user_id),
+            Sharing::Private => false,
         };
         access::allows(
             viewer,

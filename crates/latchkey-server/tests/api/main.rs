@@ -1,6 +1,7 @@
 //! HTTP integration tests: the real app on a real port, on SQLite and (when
 //! `LATCHKEY_TEST_POSTGRES_URL` is set) on PostgreSQL.
 
+mod access_matrix;
 mod accounts;
 mod apps;
 mod at_rest;

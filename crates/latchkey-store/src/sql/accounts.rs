@@ -47,14 +47,55 @@ impl AccountStore for SqlStore {
         workspace_id: &str,
         account_id: &str,
     ) -> Result<Option<Account>, StoreError> {
-        Ok(sqlx::query_as::<_, AccountRow>(&format!(
+        let account: Option<Account> = sqlx::query_as::<_, AccountRow>(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE workspace_id = $1 AND id = $2"
         ))
         .bind(workspace_id)
         .bind(account_id)
         .fetch_optional(&self.pool)
         .await?
-        .map(Into::into))
+        .map(Into::into);
+        let mut found: Vec<Account> = account.into_iter().collect();
+        self.load_shares(&mut found).await?;
+        Ok(found.pop())
+    }
+
+    async fn set_account_access(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        sharing: Sharing,
+        member_ids: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE accounts SET sharing = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(account_id)
+        .bind(sharing.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        affected(&result)?;
+        sqlx::query("DELETE FROM account_shares WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        for user_id in member_ids {
+            sqlx::query(
+                "INSERT INTO account_shares (account_id, workspace_id, user_id, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(account_id)
+            .bind(workspace_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn list_accounts(&self, q: &AccountQuery) -> Result<Page<Account>, StoreError> {
@@ -65,7 +106,8 @@ impl AccountStore for SqlStore {
         if let Some(user) = &q.visible_to {
             params.push(user.clone());
             filter.push_str(&format!(
-                " AND (owner_id = ${n} OR sharing = 'workspace')",
+                " AND (owner_id = ${n} OR sharing = 'workspace' OR (sharing = 'members' AND EXISTS \
+                 (SELECT 1 FROM account_shares s WHERE s.account_id = accounts.id AND s.user_id = ${n})))",
                 n = params.len()
             ));
         }
@@ -133,6 +175,7 @@ impl AccountStore for SqlStore {
             .collect();
         let has_more = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(100));
+        self.load_shares(&mut items).await?;
         let start_cursor = items.first().map(|a| cursor::encode(a.created_at, &a.id));
         let end_cursor = if has_more {
             items.last().map(|a| cursor::encode(a.created_at, &a.id))
@@ -224,5 +267,34 @@ impl AccountStore for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+}
+
+impl SqlStore {
+    /// Fills `shared_with` of the accounts shared with chosen members, in one query.
+    async fn load_shares(&self, accounts: &mut [Account]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = accounts
+            .iter()
+            .filter(|a| a.sharing == Sharing::Members)
+            .map(|a| a.id.as_str())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT account_id, user_id FROM account_shares WHERE account_id IN ({}) ORDER BY created_at, user_id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        for (account_id, user_id) in query.fetch_all(&self.pool).await? {
+            if let Some(account) = accounts.iter_mut().find(|a| a.id == account_id) {
+                account.shared_with.push(user_id);
+            }
+        }
+        Ok(())
     }
 }

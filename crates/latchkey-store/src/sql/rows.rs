@@ -175,6 +175,7 @@ impl From<AccountRow> for Account {
             last_refreshed_at: r.last_refreshed_at,
             next_refresh_at: r.next_refresh_at,
             refresh_failures: r.refresh_failures,
+            shared_with: Vec::new(),
         }
     }
 }

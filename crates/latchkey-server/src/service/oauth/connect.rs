@@ -603,6 +603,7 @@ pub(super) async fn store_connected(
                 last_refreshed_at: Some(now),
                 next_refresh_at: update.next_refresh_at,
                 refresh_failures: 0,
+                shared_with: Vec::new(),
             })
             .await
     };
