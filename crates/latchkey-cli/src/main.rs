@@ -54,6 +54,9 @@ enum Command {
     /// Manage encryption keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Read and verify the audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 /// Settings shared by every command.
@@ -92,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Accounts(cmd) => commands::accounts::run(&global, cmd).await,
             Command::Apps(cmd) => commands::apps::run(&global, cmd).await,
             Command::Keys(cmd) => commands::keys::run(&global, cmd).await,
+            Command::Audit(cmd) => commands::audit::run(&global, cmd).await,
         }
     });
     match result {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod audit_chain;
 mod envelope;
 mod error;
 mod keyring;
@@ -7,6 +8,7 @@ mod master_key;
 mod password;
 mod token;
 
+pub use audit_chain::{ChainKey, GENESIS as AUDIT_GENESIS};
 pub use envelope::{Envelope, RecordRef, ENVELOPE_VERSION};
 pub use error::CryptoError;
 pub use keyring::{DataKeyRecord, Keyring};

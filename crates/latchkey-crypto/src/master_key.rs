@@ -25,6 +25,8 @@ const KEY_CHECK_PLAINTEXT: &[u8] = b"latchkey master key check";
 /// (`Aes256Gcm` is built with the `zeroize` feature).
 pub struct MasterKey {
     cipher: Aes256Gcm,
+    /// Derived at construction so the raw key bytes are not kept.
+    audit_chain: crate::audit_chain::ChainKey,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -39,6 +41,7 @@ impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
         Self {
             cipher: Aes256Gcm::new(bytes.into()),
+            audit_chain: crate::audit_chain::ChainKey::derive(bytes),
         }
     }
 
@@ -130,6 +133,12 @@ impl MasterKey {
             .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
             .map(Zeroizing::new)
             .map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// The audit log's chain key, derived from this key (a copy for the audit writer).
+    #[must_use]
+    pub fn audit_chain_key(&self) -> crate::audit_chain::ChainKey {
+        self.audit_chain.duplicate()
     }
 
     /// The key-check record to store when a database is first initialised.

@@ -26,6 +26,8 @@ pub struct App {
     pub outbound: Outbound,
     /// Read caches of the hot path.
     pub caches: Caches,
+    /// The audit log's writer.
+    pub audit: crate::audit::Auditor,
     pub(crate) metrics: Metrics,
     me: std::sync::Weak<App>,
 }
@@ -184,6 +186,7 @@ impl App {
         store: Arc<dyn Store>,
         master: MasterKey,
     ) -> anyhow::Result<Arc<Self>> {
+        let audit = crate::audit::Auditor::new(master.audit_chain_key());
         let vault = Vault::open(store.clone(), master).await?;
         let catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
         let outbound = Outbound::new(&config.egress()).map_err(anyhow::Error::msg)?;
@@ -195,6 +198,7 @@ impl App {
             catalog,
             outbound,
             caches,
+            audit,
             metrics: Metrics::new(),
             me: me.clone(),
         }))

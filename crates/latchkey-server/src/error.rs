@@ -165,6 +165,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(s) => s.into(),
             ServiceError::Vault(v) => v.into(),
             ServiceError::Internal(detail) => Self::internal(detail),
+            ServiceError::Unavailable(m) => {
+                Self::with_status(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+pub mod audit;
 mod auth;
 pub mod cache;
 pub mod catalog;

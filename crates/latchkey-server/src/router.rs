@@ -25,7 +25,7 @@ use tower_http::{
 };
 
 use crate::{
-    controllers::{accounts, apps, oauth_apps, oauth_pages, oauth_token, ops, sharing},
+    controllers::{accounts, apps, audit, oauth_apps, oauth_pages, oauth_token, ops, sharing},
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
     App, AppState,
@@ -60,6 +60,7 @@ pub fn build_router(app: Arc<App>) -> Router {
                 .patch(accounts::update_account)
                 .delete(accounts::delete_account),
         )
+        .route("/audit", get(audit::list_audit))
         .route(
             "/accounts/{id}/access",
             get(sharing::get_access).put(sharing::put_access),

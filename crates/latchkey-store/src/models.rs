@@ -377,3 +377,54 @@ impl std::fmt::Debug for OAuthClient {
             .finish_non_exhaustive()
     }
 }
+
+/// An audit event to append (never holds a credential value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// `aud_…`
+    pub id: String,
+    /// Workspace the event is about.
+    pub workspace_id: String,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// `member`, `client` or `system`.
+    pub actor_type: String,
+    /// User id, API client id, or the system component.
+    pub actor_id: String,
+    /// What happened, e.g. `credentials.read`, `access.change`, `account.delete`.
+    pub action: String,
+    /// The account concerned, if any.
+    pub account_id: Option<String>,
+    /// `allowed`, `denied` or `error`.
+    pub outcome: String,
+    /// Extra facts as JSON (modes, counts, reasons; never values).
+    pub detail: Option<String>,
+}
+
+/// A stored audit event: its place in the chain and its MAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Position in the install's chain (1, 2, …).
+    pub seq: i64,
+    /// The event.
+    pub event: NewAuditEvent,
+    /// HMAC over the previous MAC and this event.
+    pub mac: Vec<u8>,
+}
+
+/// Which audit events to list (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Workspace (always required).
+    pub workspace_id: String,
+    /// Only events about this account.
+    pub account_id: Option<String>,
+    /// Only events by this actor.
+    pub actor_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only events older than this sequence number (the cursor).
+    pub before_seq: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}

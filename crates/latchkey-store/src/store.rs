@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use crate::{
     models::{
-        AccessToken, Account, AccountQuery, ApiClient, AppRequest, CustomApp, Member, NewApiKey,
-        NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, RefreshFailure, Sharing,
-        Workspace,
+        AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
+        CustomApp, Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow,
+        OAuthUpdate, Page, Principal, RefreshFailure, Sharing, Workspace,
     },
     StoreError,
 };
@@ -15,7 +15,14 @@ use crate::{
 /// Everything Latchkey persists. Every method that takes an id of a workspace-owned row also
 /// takes the workspace id and matches both, so an id from another workspace is simply not found.
 pub trait Store:
-    MetaStore + WorkspaceStore + AuthStore + AppStore + AccountStore + OAuthStore + OAuthClientStore
+    MetaStore
+    + WorkspaceStore
+    + AuthStore
+    + AppStore
+    + AccountStore
+    + OAuthStore
+    + OAuthClientStore
+    + AuditStore
 {
 }
 
@@ -27,6 +34,7 @@ impl<T> Store for T where
         + AccountStore
         + OAuthStore
         + OAuthClientStore
+        + AuditStore
 {
 }
 
@@ -320,4 +328,25 @@ pub trait OAuthClientStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Deletes a client; [`StoreError::NotFound`] if it is not in the workspace.
     async fn delete_oauth_client(&self, workspace_id: &str, id: &str) -> Result<(), StoreError>;
+}
+
+/// Computes an audit event's MAC from the previous MAC, its sequence number and the event.
+pub type AuditLink<'a> = dyn Fn(&[u8; 32], i64, &NewAuditEvent) -> [u8; 32] + Send + Sync + 'a;
+
+/// The audit log (one chain per install).
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Appends `events` in one transaction holding the chain's head: numbers them after the
+    /// last event and stores the MAC `link` computes for each.
+    async fn append_audit(
+        &self,
+        events: &[NewAuditEvent],
+        link: &AuditLink<'_>,
+    ) -> Result<(), StoreError>;
+    /// A workspace's events, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Events of every workspace after `after_seq`, oldest first (for verification).
+    async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The chain's end: last sequence number and MAC.
+    async fn audit_head(&self) -> Result<(i64, Vec<u8>), StoreError>;
 }

@@ -80,6 +80,15 @@ impl TestDb {
         dbs
     }
 
+    /// Runs raw SQL against the database, behind the code under test's back (tampering,
+    /// breaking things on purpose).
+    ///
+    /// # Panics
+    /// If the statement fails.
+    pub async fn execute(&self, sql: &str) {
+        execute_sql(self.url.expose(), sql).await;
+    }
+
     /// Drops the PostgreSQL database (the SQLite file goes with its temporary directory).
     pub async fn cleanup(self) {
         if let Some((admin_url, name)) = &self.postgres {
@@ -90,6 +99,18 @@ impl TestDb {
             }
         }
     }
+}
+
+/// Runs raw SQL against the database at `url` (`sqlite://…` or `postgres://…`).
+///
+/// # Panics
+/// If the connection or the statement fails.
+pub async fn execute_sql(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("connect to the test database");
+    conn.execute(sql).await.expect("statement runs");
 }
 
 /// Drops test databases left by failed runs more than an hour ago.

@@ -31,7 +31,7 @@ pub(crate) enum AccountsCommand {
     },
 }
 
-async fn find_workspace(
+pub(crate) async fn find_workspace(
     store: &dyn Store,
     key: Option<&str>,
 ) -> anyhow::Result<latchkey_store::Workspace> {

@@ -2,6 +2,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod apps;
+pub(crate) mod audit;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod provision;

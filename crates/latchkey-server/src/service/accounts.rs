@@ -147,6 +147,15 @@ pub async fn create(
         shared_with: Vec::new(),
     };
     ctx.store.insert_account(&account).await?;
+    caller
+        .audit(
+            ctx,
+            "account.connect",
+            Some(&account.id),
+            "allowed",
+            Some(serde_json::json!({"app": account.app_slug})),
+        )
+        .await;
     tracing::info!(account.id = %account.id, app = %account.app_slug, check = check.status, "account connected");
     Ok((
         AccountDetails {
@@ -290,6 +299,22 @@ async fn details(
     let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
         // Whoever asks for credentials gets a token valid for at least the margin (F3).
         account = oauth::refresh::ensure_fresh(ctx, app.as_ref(), account).await?;
+        // T-08: recorded before the secret leaves; no record, no secret.
+        let event = crate::audit::Auditor::event(
+            &account.workspace_id,
+            &caller.actor(),
+            "credentials.read",
+            Some(&account.id),
+            "allowed",
+            None,
+        );
+        if let Err(e) = ctx.audit.record(&*ctx.store, &[event]).await {
+            tracing::error!(account.id = %account.id, error = %e, "audit log unavailable: credentials withheld");
+            return Err(ServiceError::Unavailable(
+                "the audit log cannot be written, so no credentials are handed out; try again"
+                    .into(),
+            ));
+        }
         tracing::info!(account.id = %account.id, "credentials read");
         let credentials = open_credentials(ctx, &account).await?;
         // SECURITY.md decision 3: the refresh token of an account on the operator's client
@@ -321,14 +346,19 @@ pub async fn get(
 ) -> Result<AccountDetails, ServiceError> {
     caller.require_scope("accounts:read")?;
     let account = load(ctx, caller, account_id).await?;
-    caller.authorize(
-        &account,
-        if with_credentials {
-            Operation::ReadCredentials
-        } else {
-            Operation::View
-        },
-    )?;
+    let op = if with_credentials {
+        Operation::ReadCredentials
+    } else {
+        Operation::View
+    };
+    if let Err(refused) = caller.authorize(&account, op) {
+        if with_credentials && matches!(refused, ServiceError::Forbidden(_)) {
+            caller
+                .audit(ctx, "credentials.read", Some(account_id), "denied", None)
+                .await;
+        }
+        return Err(refused);
+    }
     details(ctx, caller, account, with_credentials).await
 }
 
@@ -420,6 +450,9 @@ pub async fn rename(
     ctx.store
         .rename_account(caller.workspace_id(), account_id, &name, clock::now_ms())
         .await?;
+    caller
+        .audit(ctx, "account.rename", Some(account_id), "allowed", None)
+        .await;
     let account = load_fresh(ctx, caller, account_id).await?;
     details(ctx, caller, account, false).await
 }
@@ -441,6 +474,15 @@ pub async fn delete(
         .delete_account(caller.workspace_id(), account_id)
         .await?;
     ctx.caches.forget_account(caller.workspace_id(), account_id);
+    caller
+        .audit(
+            ctx,
+            "account.delete",
+            Some(account_id),
+            "allowed",
+            Some(serde_json::json!({"revocation": revocation.as_str()})),
+        )
+        .await;
     tracing::info!(account.id = %account_id, revocation = revocation.as_str(), "account deleted");
     Ok(revocation)
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod audit_log;
 pub mod import;
 pub mod oauth;
 pub mod provisioning;
@@ -42,6 +43,9 @@ pub enum ServiceError {
     /// Anything else that is our fault (500); the text is for the log only.
     #[error("{0}")]
     Internal(String),
+    /// A dependency that must work is down (503), e.g. the audit log before a secret leaves.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -57,6 +61,35 @@ impl From<StoreError> for ServiceError {
 /// Who is calling: a member (API key) or a workspace API client (access token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The caller as an audit actor.
+    #[must_use]
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor::of(&self.0)
+    }
+
+    /// Records an audit event about `account_id` in the caller's workspace, logging (not
+    /// returning) a failure: for things that already happened.
+    pub async fn audit(
+        &self,
+        ctx: &crate::App,
+        action: &str,
+        account_id: Option<&str>,
+        outcome: &str,
+        detail: Option<serde_json::Value>,
+    ) {
+        let event = crate::audit::Auditor::event(
+            self.workspace_id(),
+            &self.actor(),
+            action,
+            account_id,
+            outcome,
+            detail,
+        );
+        ctx.audit.record_best_effort(&*ctx.store, event).await;
+    }
+}
 
 impl Caller {
     /// The workspace every request is confined to.

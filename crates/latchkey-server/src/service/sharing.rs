@@ -114,6 +114,15 @@ pub async fn set(
         )
         .await?;
     ctx.caches.forget_account(caller.workspace_id(), account_id);
+    caller
+        .audit(
+            ctx,
+            "access.change",
+            Some(account_id),
+            "allowed",
+            Some(serde_json::json!({"mode": mode.as_str(), "member_ids": chosen})),
+        )
+        .await;
     tracing::info!(account.id = %account_id, mode = mode.as_str(), members = chosen.len(), "account access changed");
     let account = accounts::load_fresh(ctx, caller, account_id).await?;
     Ok(access_of(&account))

@@ -312,7 +312,9 @@ async fn access_is_validated_and_ids_of_other_workspaces_are_not_found() {
     let member = t.member(&owner, "bob@acme.test", Role::Member).await;
     let stranger = t.workspace("globex").await;
     t.add_demo_app(&owner).await;
-    let id = t.connect(&owner, "mine", super::helpers::PROVIDER_KEY).await;
+    let id = t
+        .connect(&owner, "mine", super::helpers::PROVIDER_KEY)
+        .await;
     let path = format!("/v1/accounts/{id}/access");
     let (status, body) = t.get(&path, &owner.key).await;
     assert_eq!(status, StatusCode::OK);

@@ -5,6 +5,7 @@ mod access_matrix;
 mod accounts;
 mod apps;
 mod at_rest;
+mod audit;
 mod auth;
 mod errors;
 mod helpers;

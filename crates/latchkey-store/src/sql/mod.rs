@@ -2,6 +2,7 @@
 
 mod accounts;
 mod apps;
+mod audit;
 mod auth;
 pub(crate) mod cursor;
 mod meta;

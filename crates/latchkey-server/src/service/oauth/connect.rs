@@ -614,6 +614,22 @@ pub(super) async fn store_connected(
             "Latchkey could not save the account. Try again.",
         )
     })?;
+    let event = crate::audit::Auditor::event(
+        &flow.workspace_id,
+        &crate::audit::Actor {
+            kind: "member",
+            id: flow.user_id.clone(),
+        },
+        if flow.account_id.is_some() {
+            "account.reconnect"
+        } else {
+            "account.connect"
+        },
+        Some(&account_id),
+        "allowed",
+        Some(serde_json::json!({"app": flow.app_slug, "oauth_client": flow.oauth_client})),
+    );
+    ctx.audit.record_best_effort(&*ctx.store, event).await;
     tracing::info!(account.id = %account_id, app = %flow.app_slug, reconnect = flow.account_id.is_some(), "OAuth account connected");
     Ok(account_id)
 }
