@@ -2,6 +2,7 @@
 //! `LATCHKEY_TEST_POSTGRES_URL` is set) on PostgreSQL.
 
 mod access_matrix;
+mod access_policy_model;
 mod accounts;
 mod apps;
 mod at_rest;
