@@ -25,7 +25,9 @@ use tower_http::{
 };
 
 use crate::{
-    controllers::{accounts, apps, audit, oauth_apps, oauth_pages, oauth_token, ops, sharing},
+    controllers::{
+        accounts, apps, audit, oauth_apps, oauth_pages, oauth_token, ops, sharing, workflows,
+    },
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
     App, AppState,
@@ -61,6 +63,18 @@ pub fn build_router(app: Arc<App>) -> Router {
                 .delete(accounts::delete_account),
         )
         .route("/audit", get(audit::list_audit))
+        .route("/workflows", get(workflows::list).post(workflows::create))
+        .route("/workflows/{id}", get(workflows::get))
+        .route("/workflows/{id}/steps", post(workflows::add_step))
+        .route(
+            "/workflows/{id}/steps/{step_id}",
+            axum::routing::patch(workflows::patch_step),
+        )
+        .route(
+            "/workflows/{id}/steps/{step_id}/test",
+            post(workflows::test_step),
+        )
+        .route("/workflows/{id}/runs", post(workflows::run_workflow))
         .route(
             "/accounts/{id}/access",
             get(sharing::get_access).put(sharing::put_access),

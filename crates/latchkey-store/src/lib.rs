@@ -18,13 +18,13 @@ pub fn is_valid_cursor(cursor: &str) -> bool {
 }
 pub use store::{
     AccountStore, AppStore, AuditLink, AuditStore, AuthStore, MetaStore, OAuthClientStore,
-    OAuthStore, Store, WorkspaceStore,
+    OAuthStore, Store, WorkflowStore, WorkspaceStore,
 };
 
 /// The storage traits, for code that calls methods on a `dyn Store`.
 pub mod prelude {
     pub use crate::store::{
         AccountStore, AppStore, AuditStore, AuthStore, MetaStore, OAuthClientStore, OAuthStore,
-        Store, WorkspaceStore,
+        Store, WorkflowStore, WorkspaceStore,
     };
 }

@@ -428,3 +428,74 @@ pub struct AuditQuery {
     /// Page size.
     pub limit: u32,
 }
+
+/// A workflow: named, ordered steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workflow {
+    /// `wf_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Name.
+    pub name: String,
+    /// `v2` (current builder) or `v1` (legacy: only accounts shared with the whole workspace).
+    pub builder: String,
+    /// Who created it.
+    pub created_by: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A step of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `st_…`
+    pub id: String,
+    /// Its workflow.
+    pub workflow_id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Order in the workflow (0, 1, …).
+    pub position: i64,
+    /// Name, unique in the workflow (`steps.<name>` in code).
+    pub name: String,
+    /// `http` or `code`.
+    pub kind: String,
+    /// The step's props as a JSON object.
+    pub props: String,
+    /// App props bound to accounts: prop name → `apn_…`.
+    pub accounts: std::collections::BTreeMap<String, String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A run of a workflow, or the test of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// `run_…`
+    pub id: String,
+    /// Its workflow.
+    pub workflow_id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// The step tested, for a step test.
+    pub step_id: Option<String>,
+    /// Who started it.
+    pub started_by: String,
+    /// `success` or `error`.
+    pub status: String,
+    /// Exports by step name, as JSON (credential values redacted).
+    pub exports: String,
+    /// Log lines as a JSON array (redacted).
+    pub logs: String,
+    /// The error, if any (redacted).
+    pub error: Option<String>,
+    /// Start.
+    pub started_at: i64,
+    /// End.
+    pub finished_at: i64,
+}

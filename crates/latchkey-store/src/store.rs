@@ -7,7 +7,7 @@ use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
         CustomApp, Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow,
-        OAuthUpdate, Page, Principal, RefreshFailure, Sharing, Workspace,
+        OAuthUpdate, Page, Principal, RefreshFailure, Run, Sharing, Step, Workflow, Workspace,
     },
     StoreError,
 };
@@ -23,6 +23,7 @@ pub trait Store:
     + OAuthStore
     + OAuthClientStore
     + AuditStore
+    + WorkflowStore
 {
 }
 
@@ -35,6 +36,7 @@ impl<T> Store for T where
         + OAuthStore
         + OAuthClientStore
         + AuditStore
+        + WorkflowStore
 {
 }
 
@@ -349,4 +351,44 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn audit_chain(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
     /// The chain's end: last sequence number and MAC.
     async fn audit_head(&self) -> Result<(i64, Vec<u8>), StoreError>;
+}
+
+/// Workflows, steps and runs.
+#[async_trait]
+pub trait WorkflowStore: Send + Sync + 'static {
+    /// Stores a workflow.
+    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError>;
+    /// A workflow of a workspace.
+    async fn get_workflow(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<Workflow>, StoreError>;
+    /// A workspace's workflows, oldest first.
+    async fn list_workflows(&self, workspace_id: &str) -> Result<Vec<Workflow>, StoreError>;
+    /// A workflow's steps in order, with their account bindings.
+    async fn list_steps(
+        &self,
+        workspace_id: &str,
+        workflow_id: &str,
+    ) -> Result<Vec<Step>, StoreError>;
+    /// Stores a step and its bindings; [`StoreError::Conflict`] when the name is taken.
+    async fn insert_step(&self, step: &Step) -> Result<(), StoreError>;
+    /// Replaces a step's name, props and bindings.
+    async fn update_step(&self, step: &Step) -> Result<(), StoreError>;
+    /// Stores a finished run.
+    async fn insert_run(&self, run: &Run) -> Result<(), StoreError>;
+    /// A workflow's latest runs, newest first.
+    async fn latest_runs(
+        &self,
+        workspace_id: &str,
+        workflow_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Run>, StoreError>;
+    /// `(account_id, workflow_id, workflow name)` for each workflow using one of the accounts.
+    async fn workflows_using(
+        &self,
+        workspace_id: &str,
+        account_ids: &[String],
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
 }

@@ -8,6 +8,7 @@ pub(crate) mod oauth_pages;
 pub(crate) mod oauth_token;
 pub(crate) mod ops;
 pub(crate) mod sharing;
+pub(crate) mod workflows;
 
 use crate::error::ApiError;
 

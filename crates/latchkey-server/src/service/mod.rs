@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod provisioning;
 pub mod rotation;
 pub mod sharing;
+pub mod workflows;
 
 use latchkey_domain::{
     access::{self, AccountAccess, Operation, Viewer},

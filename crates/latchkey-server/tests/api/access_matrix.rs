@@ -4,7 +4,8 @@
 //! account's owner, an admin and a member as viewers, every operation the API exposes answers
 //! as the table says — 2xx when allowed, 403 when the viewer may see the account, 404 when not.
 //!
-//! Operations on workflow steps (add, modify, test) are driven by the workflow tests.
+//! Step operations go through a workflow whose step the account's owner bound to the account:
+//! adding it to a new step, editing that step, and testing it.
 
 use std::collections::BTreeMap;
 
@@ -151,8 +152,32 @@ async fn account(t: &TestApp, people: &People, kind: Kind) -> String {
     id
 }
 
+/// A workflow with one step bound to the account, made by someone who may use it.
+async fn workflow_using(t: &TestApp, maker: &Member, id: &str) -> (String, String) {
+    let (status, wf) = t
+        .post("/v1/workflows", &maker.key, json!({"name": "uses it"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{wf}");
+    let wf_id = wf["data"]["id"].as_str().unwrap().to_owned();
+    let (status, step) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/steps"),
+            &maker.key,
+            json!({"name": "s", "type": "http", "props": {"url": "/user", "auth": {"type": "app", "prop": "gh"}}, "accounts": {"gh": id}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{step}");
+    (wf_id, step["data"]["id"].as_str().unwrap().to_owned())
+}
+
 /// Performs `op` as `viewer` through the API; returns the status.
-async fn perform(t: &TestApp, viewer: &Member, id: &str, op: Operation) -> StatusCode {
+async fn perform(
+    t: &TestApp,
+    viewer: &Member,
+    id: &str,
+    (wf, step): (&str, &str),
+    op: Operation,
+) -> StatusCode {
     let key = Some(viewer.key.as_str());
     let (status, _, _) = match op {
         Operation::View => {
@@ -208,8 +233,36 @@ async fn perform(t: &TestApp, viewer: &Member, id: &str, op: Operation) -> Statu
             t.request(Method::DELETE, &format!("/v1/accounts/{id}"), key, None)
                 .await
         }
-        Operation::AddToStep | Operation::ModifyStep | Operation::TestStep => {
-            unreachable!("driven by the workflow tests")
+        Operation::AddToStep => {
+            t.request(
+                Method::POST,
+                &format!("/v1/workflows/{wf}/steps"),
+                key,
+                Some(json!({"name": "added", "type": "http", "accounts": {"gh": id}})),
+            )
+            .await
+        }
+        Operation::ModifyStep => {
+            t.request(
+                Method::PATCH,
+                &format!("/v1/workflows/{wf}/steps/{step}"),
+                key,
+                Some(
+                    json!({"props": {"url": "/user/repos", "auth": {"type": "app", "prop": "gh"}}}),
+                ),
+            )
+            .await
+        }
+        Operation::TestStep => {
+            // The run itself fails (no network to GitHub here); being allowed to start it is
+            // the question.
+            t.request(
+                Method::POST,
+                &format!("/v1/workflows/{wf}/steps/{step}/test"),
+                key,
+                None,
+            )
+            .await
         }
     };
     status
@@ -250,6 +303,9 @@ async fn every_cell_of_the_access_matrix_holds_through_the_api() {
         };
         let operations = [
             Operation::View,
+            Operation::AddToStep,
+            Operation::ModifyStep,
+            Operation::TestStep,
             Operation::ReadCredentials,
             Operation::ManageAccess,
             Operation::Reconnect,
@@ -265,6 +321,12 @@ async fn every_cell_of_the_access_matrix_holds_through_the_api() {
                 let viewer = people.viewer(who);
                 // A fresh account per viewer: a delete must not hide later cells.
                 let id = account(&t, &people, kind).await;
+                let maker = if kind == Kind::Legacy {
+                    &people.boss
+                } else {
+                    &people.owner
+                };
+                let (wf, step) = workflow_using(&t, maker, &id).await;
                 let visible = expected(kind, who, Operation::View);
                 assert_eq!(
                     listed(&t, viewer).await.contains(&id),
@@ -274,9 +336,10 @@ async fn every_cell_of_the_access_matrix_holds_through_the_api() {
                 );
                 for op in operations {
                     let allowed = expected(kind, who, op);
-                    let status = perform(&t, viewer, &id, op).await;
+                    let status = perform(&t, viewer, &id, (&wf, &step), op).await;
                     let want = if !allowed {
-                        if visible {
+                        // A step the viewer may not edit is visible in its workflow: 403.
+                        if visible || op == Operation::ModifyStep {
                             StatusCode::FORBIDDEN
                         } else {
                             StatusCode::NOT_FOUND
@@ -284,8 +347,12 @@ async fn every_cell_of_the_access_matrix_holds_through_the_api() {
                     } else if op == Operation::ManageAccess && kind == Kind::Legacy {
                         // Allowed, but a legacy account needs a reconnect (and an owner) first.
                         StatusCode::CONFLICT
-                    } else if op == Operation::Delete {
-                        StatusCode::NO_CONTENT
+                    } else if op == Operation::Delete || op == Operation::AddToStep {
+                        if op == Operation::Delete {
+                            StatusCode::NO_CONTENT
+                        } else {
+                            StatusCode::CREATED
+                        }
                     } else {
                         StatusCode::OK
                     };

@@ -13,3 +13,4 @@ mod helpers;
 mod oauth;
 mod oauth_quirks;
 mod ops;
+mod workflows;

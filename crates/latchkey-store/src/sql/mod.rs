@@ -9,6 +9,7 @@ mod meta;
 mod oauth;
 mod oauth_clients;
 mod rows;
+mod workflows;
 mod workspaces;
 
 use sqlx::{AnyPool, Row};

@@ -1,0 +1,199 @@
+//! `/v1/workflows` — workflows, steps, step tests and runs. Responses are wrapped in `{data}`.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Json,
+};
+use latchkey_store::{Run, Workflow};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    clock,
+    error::{ApiError, ApiResult, AppJson},
+    service::{
+        workflows::{self, run, NewStep, StepPatch, StepView},
+        Caller,
+    },
+    AppState,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkflowBody {
+    name: String,
+    builder: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StepBody {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default = "empty_object")]
+    props: Value,
+    #[serde(default)]
+    accounts: BTreeMap<String, String>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StepPatchBody {
+    name: Option<String>,
+    props: Option<Value>,
+    accounts: Option<BTreeMap<String, String>>,
+}
+
+fn workflow_view(w: &Workflow) -> Value {
+    json!({
+        "id": w.id,
+        "name": w.name,
+        "builder": w.builder,
+        "created_at": clock::iso(w.created_at),
+        "updated_at": clock::iso(w.updated_at),
+    })
+}
+
+fn step_view(v: &StepView) -> Value {
+    let s = &v.step;
+    let accounts: BTreeMap<&String, Value> = s
+        .accounts
+        .iter()
+        .map(|(prop, id)| (prop, json!({"id": id})))
+        .collect();
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "type": s.kind,
+        "position": s.position,
+        "props": serde_json::from_str::<Value>(&s.props).unwrap_or_else(|_| json!({})),
+        "accounts": accounts,
+        "editable": v.editable,
+        "read_only_reason": v.read_only_reason,
+        "updated_at": clock::iso(s.updated_at),
+    })
+}
+
+fn run_view(r: &Run) -> Value {
+    json!({
+        "id": r.id,
+        "workflow_id": r.workflow_id,
+        "step_id": r.step_id,
+        "status": r.status,
+        "exports": serde_json::from_str::<Value>(&r.exports).unwrap_or_else(|_| json!({})),
+        "logs": serde_json::from_str::<Value>(&r.logs).unwrap_or_else(|_| json!([])),
+        "error": r.error,
+        "started_at": clock::iso(r.started_at),
+        "finished_at": clock::iso(r.finished_at),
+    })
+}
+
+/// `POST /v1/workflows`
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<WorkflowBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let workflow = workflows::create(&state, &caller, &body.name, body.builder.as_deref()).await?;
+    let mut view = workflow_view(&workflow);
+    view["steps"] = json!([]);
+    Ok((StatusCode::CREATED, Json(json!({"data": view}))))
+}
+
+/// `GET /v1/workflows`
+pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let all = workflows::list(&state, &caller).await?;
+    let data: Vec<Value> = all.iter().map(workflow_view).collect();
+    Ok(Json(json!({"data": data})))
+}
+
+/// `GET /v1/workflows/{id}`
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let view = workflows::get(&state, &caller, &id).await?;
+    let mut data = workflow_view(&view.workflow);
+    data["steps"] = view.steps.iter().map(step_view).collect();
+    Ok(Json(json!({"data": data})))
+}
+
+/// `POST /v1/workflows/{id}/steps`
+pub(crate) async fn add_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<StepBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let step = workflows::add_step(
+        &state,
+        &caller,
+        &id,
+        NewStep {
+            name: body.name,
+            kind: body.kind,
+            props: body.props,
+            accounts: body.accounts,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"data": step_view(&step)}))))
+}
+
+/// `PATCH /v1/workflows/{id}/steps/{step_id}`
+pub(crate) async fn patch_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, step_id)): Path<(String, String)>,
+    AppJson(body): AppJson<StepPatchBody>,
+) -> ApiResult<Json<Value>> {
+    let step = workflows::patch_step(
+        &state,
+        &caller,
+        &id,
+        &step_id,
+        StepPatch {
+            name: body.name,
+            props: body.props,
+            accounts: body.accounts,
+        },
+    )
+    .await?;
+    Ok(Json(json!({"data": step_view(&step)})))
+}
+
+/// `POST /v1/workflows/{id}/steps/{step_id}/test`
+pub(crate) async fn test_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, step_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let run = run::test_step(&state, &caller, &id, &step_id).await?;
+    Ok(Json(json!({"data": run_view(&run)})))
+}
+
+/// `POST /v1/workflows/{id}/runs` — the body is the trigger event (optional).
+pub(crate) async fn run_workflow(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let event = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("the body must be JSON (the trigger event)"))?
+    };
+    let run = run::run_workflow(&state, &caller, &id, event).await?;
+    Ok((StatusCode::CREATED, Json(json!({"data": run_view(&run)}))))
+}

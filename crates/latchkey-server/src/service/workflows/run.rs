@@ -1,0 +1,379 @@
+//! Running steps: a step test (one step, with the exports of the workflow's last run) and a
+//! workflow run (every step in order). Credentials are opened on the server for the run only;
+//! every value used is redacted from the exports, logs and error that are stored and returned.
+//! Testing a step needs no permission on its accounts beyond being a member (F5: anyone may
+//! test existing steps), because nothing secret comes back.
+
+use std::collections::BTreeMap;
+
+use latchkey_domain::app::AppDefinition;
+use latchkey_store::{Run, Step};
+use serde_json::{json, Map, Value};
+
+use super::{load, redact::Redactor};
+use crate::{
+    audit::Auditor,
+    clock, outbound,
+    service::{oauth::refresh, Caller, ServiceError},
+    vault::Credentials,
+    App,
+};
+
+/// Largest response body an HTTP step keeps.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What one step produced (before redaction).
+struct Outcome {
+    exports: Value,
+    logs: Vec<String>,
+    error: Option<String>,
+}
+
+/// An account opened for a run.
+struct Opened {
+    app: Option<std::sync::Arc<AppDefinition>>,
+    credentials: Credentials,
+}
+
+/// Opens the step's accounts (fresh tokens), recording each use in the audit log first.
+async fn open_accounts(
+    ctx: &App,
+    caller: &Caller,
+    step: &Step,
+    redactor: &mut Redactor,
+) -> Result<BTreeMap<String, Opened>, String> {
+    let mut opened = BTreeMap::new();
+    for (prop, account_id) in &step.accounts {
+        let account = ctx
+            .store
+            .get_account(&step.workspace_id, account_id)
+            .await
+            .map_err(|e| format!("could not load the account of {prop}: {e}"))?
+            .ok_or_else(|| format!("the account of {prop} no longer exists"))?;
+        let app = ctx
+            .catalog
+            .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
+            .await
+            .ok()
+            .flatten();
+        let account = refresh::ensure_fresh(ctx, app.as_ref(), account)
+            .await
+            .map_err(|e| format!("could not refresh the account of {prop}: {e}"))?;
+        let event = Auditor::event(
+            &step.workspace_id,
+            &caller.actor(),
+            "step.run",
+            Some(account_id),
+            "allowed",
+            Some(json!({"workflow_id": step.workflow_id, "step_id": step.id, "prop": prop})),
+        );
+        ctx.audit
+            .record(&*ctx.store, &[event])
+            .await
+            .map_err(|_| "the audit log cannot be written, so the step did not run".to_owned())?;
+        let credentials = ctx
+            .vault
+            .open_account(&account)
+            .await
+            .map_err(|e| format!("could not open the account of {prop}: {e}"))?;
+        for name in credentials.field_names() {
+            if let Some(value) = credentials.get(name) {
+                redactor.add(value);
+            }
+        }
+        opened.insert(
+            prop.clone(),
+            Opened {
+                app: app.map(|a| a.definition),
+                credentials,
+            },
+        );
+    }
+    Ok(opened)
+}
+
+fn as_pairs(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, String> {
+    let Some(value) = value else {
+        return Ok(vec![]);
+    };
+    let map = value
+        .as_object()
+        .ok_or_else(|| format!("props.{what} must be an object"))?;
+    map.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}
+
+/// The HTTP request step (F7).
+async fn http_step(ctx: &App, props: &Value, opened: &BTreeMap<String, Opened>) -> Outcome {
+    let mut logs = Vec::new();
+    match http_request(ctx, props, opened, &mut logs).await {
+        Ok((exports, error)) => Outcome {
+            exports,
+            logs,
+            error,
+        },
+        Err(error) => Outcome {
+            exports: json!({}),
+            logs,
+            error: Some(error),
+        },
+    }
+}
+
+async fn http_request(
+    ctx: &App,
+    props: &Value,
+    opened: &BTreeMap<String, Opened>,
+    logs: &mut Vec<String>,
+) -> Result<(Value, Option<String>), String> {
+    let method = props
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| "props.method is not an HTTP method".to_owned())?;
+    let url = props
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or("props.url is required")?;
+    let auth_prop = props
+        .get("auth")
+        .filter(|a| a.get("type").and_then(Value::as_str) == Some("app"))
+        .map(|a| a.get("prop").and_then(Value::as_str).unwrap_or("app"));
+    let (mut builder, injected): (reqwest::RequestBuilder, Vec<String>) = match auth_prop {
+        Some(prop) => {
+            // "Authorization type: app": the app's base URL and auth template, with the
+            // account bound to `prop`; the URL is a path under the base.
+            let account = opened
+                .get(prop)
+                .ok_or_else(|| format!("props.auth.prop names {prop}, which has no account"))?;
+            let app = account
+                .app
+                .as_ref()
+                .ok_or("the account's app is no longer in the catalog")?;
+            if !url.starts_with('/') || url.starts_with("//") {
+                return Err("with app authorization, props.url is a path under the app's base URL (starting with /)".into());
+            }
+            let injected = app
+                .request
+                .as_ref()
+                .map(|r| r.headers.keys().map(|k| k.to_ascii_lowercase()).collect())
+                .unwrap_or_default();
+            let builder = outbound::authenticated_request(
+                &ctx.outbound,
+                app,
+                &account.credentials,
+                method.clone(),
+                url,
+            )?;
+            (builder, injected)
+        }
+        None => {
+            let parsed = url::Url::parse(url).map_err(|_| "props.url is not an absolute URL")?;
+            let builder = ctx
+                .outbound
+                .request(method.clone(), parsed)
+                .map_err(|e| format!("the request was refused: {e}"))?;
+            (builder, vec!["authorization".into()])
+        }
+    };
+    for (name, value) in as_pairs(props.get("headers"), "headers")? {
+        // The injected credential cannot be overridden by the step (T-27).
+        if injected.contains(&name.to_ascii_lowercase()) && auth_prop.is_some() {
+            continue;
+        }
+        builder = builder.header(name, value);
+    }
+    let query = as_pairs(props.get("query"), "query")?;
+    if !query.is_empty() {
+        builder = builder.query(&query);
+    }
+    match props.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) => builder = builder.body(text.clone()),
+        Some(json) => builder = builder.json(json),
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| format!("the request failed: {}", crate::error::error_chain(&e)))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    logs.push(format!("{method} {url} → {status}"));
+    let body = outbound::read_capped(response, MAX_BODY).await?;
+    let data = serde_json::from_slice::<Value>(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let exports = json!({
+        "$return_value": {"status": status, "content_type": content_type, "data": data}
+    });
+    let error = (status >= 400).then(|| format!("the request answered HTTP {status}"));
+    Ok((exports, error))
+}
+
+/// Runs one step with `steps` (earlier exports) available.
+async fn execute(
+    ctx: &App,
+    caller: &Caller,
+    step: &Step,
+    _steps: &Map<String, Value>,
+    redactor: &mut Redactor,
+) -> Outcome {
+    let opened = match open_accounts(ctx, caller, step, redactor).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            return Outcome {
+                exports: json!({}),
+                logs: vec![],
+                error: Some(error),
+            }
+        }
+    };
+    let props: Value = serde_json::from_str(&step.props).unwrap_or_else(|_| json!({}));
+    match step.kind.as_str() {
+        "http" => http_step(ctx, &props, &opened).await,
+        other => Outcome {
+            exports: json!({}),
+            logs: vec![],
+            error: Some(format!("{other} steps cannot run on this server yet")),
+        },
+    }
+}
+
+/// A finished run before redaction.
+struct Finished<'a> {
+    workflow_id: &'a str,
+    step_id: Option<&'a str>,
+    started_at: i64,
+    exports: Value,
+    logs: Vec<String>,
+    error: Option<String>,
+}
+
+/// Redacts and stores a run.
+async fn finish(
+    ctx: &App,
+    caller: &Caller,
+    finished: Finished<'_>,
+    redactor: &Redactor,
+) -> Result<Run, ServiceError> {
+    let run = Run {
+        id: latchkey_domain::ids::generate("run_"),
+        workflow_id: finished.workflow_id.to_owned(),
+        workspace_id: caller.workspace_id().to_owned(),
+        step_id: finished.step_id.map(str::to_owned),
+        started_by: caller.actor().id,
+        status: if finished.error.is_some() {
+            "error"
+        } else {
+            "success"
+        }
+        .to_owned(),
+        exports: redactor.json(&finished.exports).to_string(),
+        logs: redactor.json(&json!(finished.logs)).to_string(),
+        error: finished.error.map(|e| redactor.text(&e)),
+        started_at: finished.started_at,
+        finished_at: clock::now_ms(),
+    };
+    ctx.store.insert_run(&run).await?;
+    Ok(run)
+}
+
+/// Tests one step, with the exports of the workflow's last run as `steps`.
+///
+/// # Errors
+/// 404 for unknown workflows or steps; a failing step is a run with status `error`, not an
+/// error of this call.
+pub async fn test_step(
+    ctx: &App,
+    caller: &Caller,
+    workflow_id: &str,
+    step_id: &str,
+) -> Result<Run, ServiceError> {
+    let workflow = load(ctx, caller, workflow_id).await?;
+    let step = ctx
+        .store
+        .list_steps(caller.workspace_id(), &workflow.id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == step_id)
+        .ok_or(ServiceError::NotFound("step"))?;
+    let previous: Map<String, Value> = ctx
+        .store
+        .latest_runs(caller.workspace_id(), &workflow.id, 1)
+        .await?
+        .first()
+        .and_then(|r| serde_json::from_str(&r.exports).ok())
+        .unwrap_or_default();
+    let started_at = clock::now_ms();
+    let mut redactor = Redactor::default();
+    let outcome = execute(ctx, caller, &step, &previous, &mut redactor).await;
+    let mut exports = previous;
+    exports.insert(step.name.clone(), outcome.exports);
+    let finished = Finished {
+        workflow_id: &workflow.id,
+        step_id: Some(&step.id),
+        started_at,
+        exports: Value::Object(exports),
+        logs: outcome.logs,
+        error: outcome.error,
+    };
+    finish(ctx, caller, finished, &redactor).await
+}
+
+/// Runs every step in order with `event` as `steps.trigger.event`; stops at the first error.
+///
+/// # Errors
+/// 404 for unknown workflows.
+pub async fn run_workflow(
+    ctx: &App,
+    caller: &Caller,
+    workflow_id: &str,
+    event: Value,
+) -> Result<Run, ServiceError> {
+    let workflow = load(ctx, caller, workflow_id).await?;
+    let steps = ctx
+        .store
+        .list_steps(caller.workspace_id(), &workflow.id)
+        .await?;
+    let started_at = clock::now_ms();
+    let mut redactor = Redactor::default();
+    let mut exports = Map::new();
+    exports.insert("trigger".into(), json!({"event": event}));
+    let mut logs = Vec::new();
+    let mut error = None;
+    for step in &steps {
+        let outcome = execute(ctx, caller, step, &exports, &mut redactor).await;
+        logs.extend(
+            outcome
+                .logs
+                .into_iter()
+                .map(|l| format!("{}: {l}", step.name)),
+        );
+        exports.insert(step.name.clone(), outcome.exports);
+        if let Some(e) = outcome.error {
+            error = Some(format!("{}: {e}", step.name));
+            break;
+        }
+    }
+    let finished = Finished {
+        workflow_id: &workflow.id,
+        step_id: None,
+        started_at,
+        exports: Value::Object(exports),
+        logs,
+        error,
+    };
+    finish(ctx, caller, finished, &redactor).await
+}

@@ -1,0 +1,241 @@
+//! Workflows and steps end to end against the OAuth peer's protected API: a member tests a step
+//! that uses an admin's private account — the run succeeds on the server — without any way to
+//! read, copy or re-bind the credential, and cannot edit the step.
+
+use latchkey_domain::role::Role;
+use latchkey_test_db::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::oauth::{account_id_from, app_with_peer, connect, credentials};
+
+#[tokio::test]
+async fn a_member_tests_a_step_using_an_admins_private_account_without_seeing_it() {
+    for db in TestDb::all().await {
+        let (t, _peer) = app_with_peer(db, &[]).await;
+        let admin = t.workspace("acme").await;
+        let bob = t.member(&admin, "bob@acme.test", Role::Member).await;
+        let (status, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let private = account_id_from(&page);
+        let token = credentials(&t, &admin, &private).await["credentials"]["oauth_access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let (status, wf) = t
+            .post("/v1/workflows", &admin.key, json!({"name": "Who am I"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{wf}");
+        assert_eq!(wf["data"]["builder"], "v2");
+        let wf_id = wf["data"]["id"].as_str().unwrap().to_owned();
+        let props = json!({
+            "method": "GET",
+            "url": "/me",
+            "auth": {"type": "app", "prop": "peer"},
+            "headers": {"Authorization": "Bearer attacker-chosen", "X-Step": "1"},
+            "dynamic": {"peer": {"channel": "C123"}}
+        });
+        let (status, step) = t
+            .post(
+                &format!("/v1/workflows/{wf_id}/steps"),
+                &admin.key,
+                json!({"name": "me", "type": "http", "props": props, "accounts": {"peer": private}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{step}");
+        let step_id = step["data"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(step["data"]["editable"], true);
+
+        // Bob sees the step, read-only, with the reason.
+        let (status, seen) = t.get(&format!("/v1/workflows/{wf_id}"), &bob.key).await;
+        assert_eq!(status, StatusCode::OK, "{seen}");
+        let seen_step = &seen["data"]["steps"][0];
+        assert_eq!(seen_step["editable"], false, "{seen}");
+        assert!(seen_step["read_only_reason"]
+            .as_str()
+            .unwrap()
+            .contains("test it"));
+        assert_eq!(seen_step["props"]["url"], "/me", "props stay visible");
+
+        // He tests it: the run uses the admin's token on the server and succeeds.
+        let (status, run) = t
+            .post(
+                &format!("/v1/workflows/{wf_id}/steps/{step_id}/test"),
+                &bob.key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        let run = &run["data"];
+        assert_eq!(run["status"], "success", "{run}");
+        let result = &run["exports"]["me"]["$return_value"];
+        assert_eq!(result["status"], 200, "the injected credential won: {run}");
+        assert_eq!(result["data"]["sub"], "test-user");
+        assert!(
+            !run.to_string().contains(&token),
+            "no credential in the run"
+        );
+
+        // No endpoint hands him the credential or the account.
+        for path in [
+            format!("/v1/accounts/{private}?include_credentials=1"),
+            format!("/v1/accounts/{private}"),
+            format!("/v1/accounts/{private}/access"),
+        ] {
+            let (status, body) = t.get(&path, &bob.key).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        }
+        let (_, listed) = t.get("/v1/accounts?include_credentials=1", &bob.key).await;
+        assert!(!listed.to_string().contains(&private) && !listed.to_string().contains(&token));
+        let (status, _) = t.get("/v1/audit", &bob.key).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Editing the step, or binding the account to a new one, is refused.
+        let (status, refused, _) = t
+            .request(
+                Method::PATCH,
+                &format!("/v1/workflows/{wf_id}/steps/{step_id}"),
+                Some(&bob.key),
+                Some(json!({"props": {"method": "GET", "url": "/other", "auth": {"type": "app", "prop": "peer"}}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+        assert!(
+            refused["error"].as_str().unwrap().contains("read-only"),
+            "{refused}"
+        );
+        let (status, _) = t
+            .post(
+                &format!("/v1/workflows/{wf_id}/steps"),
+                &bob.key,
+                json!({"name": "copy", "type": "http", "props": props, "accounts": {"peer": private}}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "he cannot even name the account"
+        );
+
+        // He may switch the step to his own account, which clears the props chosen with the
+        // old one; the step is then his to edit.
+        let (_, page, _) = connect(&t, &bob, json!({"app": "peer"})).await;
+        let his = account_id_from(&page);
+        let (status, switched, _) = t
+            .request(
+                Method::PATCH,
+                &format!("/v1/workflows/{wf_id}/steps/{step_id}"),
+                Some(&bob.key),
+                Some(json!({"accounts": {"peer": his}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{switched}");
+        assert_eq!(switched["data"]["accounts"]["peer"]["id"], his.as_str());
+        assert_eq!(switched["data"]["props"]["dynamic"], json!({}));
+        assert_eq!(switched["data"]["editable"], true);
+
+        // A whole run, with a trigger event.
+        let (status, run) = t
+            .post(
+                &format!("/v1/workflows/{wf_id}/runs"),
+                &bob.key,
+                json!({"hello": "world"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        assert_eq!(run["data"]["exports"]["trigger"]["event"]["hello"], "world");
+        assert_eq!(run["data"]["status"], "success", "{run}");
+
+        // Ids of other workspaces are not found.
+        let stranger = t.workspace("globex").await;
+        let (status, _) = t
+            .get(&format!("/v1/workflows/{wf_id}"), &stranger.key)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn legacy_workflows_only_take_accounts_shared_with_everyone_and_input_is_checked() {
+    let (t, _peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let admin = t.workspace("acme").await;
+    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
+    let private = account_id_from(&page);
+    let (_, wf) = t
+        .post(
+            "/v1/workflows",
+            &admin.key,
+            json!({"name": "Old", "builder": "v1"}),
+        )
+        .await;
+    let wf_id = wf["data"]["id"].as_str().unwrap().to_owned();
+    let step = |accounts: Value| json!({"name": "s", "type": "http", "props": {"url": "/me", "auth": {"type": "app", "prop": "peer"}}, "accounts": accounts});
+    let (status, body) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/steps"),
+            &admin.key,
+            step(json!({"peer": private})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "accounts.peer");
+    t.request(
+        Method::PUT,
+        &format!("/v1/accounts/{private}/access"),
+        Some(&admin.key),
+        Some(json!({"mode": "workspace"})),
+    )
+    .await;
+    let (status, body) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/steps"),
+            &admin.key,
+            step(json!({"peer": private})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let cases: [(Value, &str); 4] = [
+        (json!({"name": "two words", "type": "http"}), "name"),
+        (json!({"name": "x", "type": "ftp"}), "type"),
+        (json!({"name": "x", "type": "http", "props": [1]}), "props"),
+        (
+            json!({"name": "x", "type": "http", "accounts": {"p": "nope"}}),
+            "accounts.p",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = t
+            .post(
+                &format!("/v1/workflows/{wf_id}/steps"),
+                &admin.key,
+                body.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
+        assert_eq!(answer["field"], field, "{body} → {answer}");
+    }
+    let (status, answer) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/steps"),
+            &admin.key,
+            json!({"name": "s", "type": "http"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "step names are unique: {answer}"
+    );
+    let (status, _) = t
+        .post(
+            "/v1/workflows",
+            &admin.key,
+            json!({"name": "", "builder": "v3"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    t.cleanup().await;
+}
