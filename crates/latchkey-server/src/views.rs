@@ -120,10 +120,20 @@ pub(crate) struct AccountView<'a> {
     updated_at: String,
     last_refreshed_at: Option<String>,
     next_refresh_at: Option<String>,
+    /// In listings: the workflows using the account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflows: Option<Vec<WorkflowRef<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     credentials: Option<ExposedCredentials<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<Option<String>>,
+}
+
+/// A workflow using an account.
+#[derive(Serialize)]
+pub(crate) struct WorkflowRef<'a> {
+    id: &'a str,
+    name: &'a str,
 }
 
 /// The account's app: the pre-rendered App object, or a stub when the app is gone.
@@ -173,6 +183,11 @@ pub(crate) fn account<'a>(details: &'a AccountDetails, members: &'a [Member]) ->
         updated_at: clock::iso(a.updated_at),
         last_refreshed_at: a.last_refreshed_at.map(clock::iso),
         next_refresh_at: a.next_refresh_at.map(clock::iso),
+        workflows: details.workflows.as_ref().map(|all| {
+            all.iter()
+                .map(|(id, name)| WorkflowRef { id, name })
+                .collect()
+        }),
         credentials,
         expires_at,
     }

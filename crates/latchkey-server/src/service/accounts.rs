@@ -52,6 +52,8 @@ pub struct AccountDetails {
     pub app: Option<CatalogApp>,
     /// Decrypted credentials, only when asked for and allowed.
     pub credentials: Option<Credentials>,
+    /// The workflows using it (listings only): `(id, name)`.
+    pub workflows: Option<Vec<(String, String)>>,
 }
 
 async fn resolve_app(ctx: &App, workspace_id: &str, key: &str) -> Result<CatalogApp, ServiceError> {
@@ -162,6 +164,7 @@ pub async fn create(
             account,
             app: Some(app),
             credentials: None,
+            workflows: None,
         },
         check,
     ))
@@ -331,6 +334,7 @@ async fn details(
         account,
         app,
         credentials,
+        workflows: None,
     })
 }
 
@@ -421,9 +425,26 @@ pub async fn list(
             limit: params.limit,
         })
         .await?;
+    // The workflows using each account of the page, in one query.
+    let ids: Vec<String> = page.items.iter().map(|a| a.id.clone()).collect();
+    let mut using: std::collections::HashMap<String, Vec<(String, String)>> =
+        std::collections::HashMap::new();
+    for (account_id, workflow_id, name) in ctx
+        .store
+        .workflows_using(caller.workspace_id(), &ids)
+        .await?
+    {
+        using
+            .entry(account_id)
+            .or_default()
+            .push((workflow_id, name));
+    }
     let mut items = Vec::with_capacity(page.items.len());
     for account in page.items {
-        items.push(details(ctx, caller, account, params.with_credentials).await?);
+        let workflows = using.remove(&account.id).unwrap_or_default();
+        let mut item = details(ctx, caller, account, params.with_credentials).await?;
+        item.workflows = Some(workflows);
+        items.push(item);
     }
     Ok(Page {
         items,

@@ -46,6 +46,21 @@ async fn a_member_tests_a_step_using_an_admins_private_account_without_seeing_it
         assert_eq!(status, StatusCode::CREATED, "{step}");
         let step_id = step["data"]["id"].as_str().unwrap().to_owned();
         assert_eq!(step["data"]["editable"], true);
+        let used_by = |listing: &Value, account: &str| -> Value {
+            listing["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == account)
+                .map(|a| a["workflows"].clone())
+                .unwrap_or(Value::Null)
+        };
+        let (_, listing) = t.get("/v1/accounts", &admin.key).await;
+        assert_eq!(
+            used_by(&listing, &private),
+            json!([{"id": wf_id, "name": "Who am I"}]),
+            "the Accounts list shows the workflows using each account"
+        );
 
         // Bob sees the step, read-only, with the reason.
         let (status, seen) = t.get(&format!("/v1/workflows/{wf_id}"), &bob.key).await;
@@ -134,6 +149,8 @@ async fn a_member_tests_a_step_using_an_admins_private_account_without_seeing_it
         assert_eq!(switched["data"]["accounts"]["peer"]["id"], his.as_str());
         assert_eq!(switched["data"]["props"]["dynamic"], json!({}));
         assert_eq!(switched["data"]["editable"], true);
+        let (_, listing) = t.get("/v1/accounts", &admin.key).await;
+        assert_eq!(used_by(&listing, &private), json!([]));
 
         // A whole run, with a trigger event.
         let (status, run) = t
