@@ -256,3 +256,134 @@ async fn legacy_workflows_only_take_accounts_shared_with_everyone_and_input_is_c
     assert_eq!(status, StatusCode::BAD_REQUEST);
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn code_steps_in_node_python_and_bash_use_credentials_that_never_show() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let admin = t.workspace("acme").await;
+    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
+    let account = account_id_from(&page);
+    let token = credentials(&t, &admin, &account).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, wf) = t
+        .post("/v1/workflows", &admin.key, json!({"name": "Code"}))
+        .await;
+    let wf_id = wf["data"]["id"].as_str().unwrap().to_owned();
+    // Written the way people write steps for this kind of platform, unchanged.
+    let node = format!(
+        r#"export default defineComponent({{
+  props: {{ peer: {{ type: "app", app: "peer" }} }},
+  async run({{ steps, $ }}) {{
+    const token = this.peer.$auth.oauth_access_token;
+    console.log("token is", token, Buffer.from(token).toString("base64"));
+    const me = await fetch("{issuer}/api/me", {{ headers: {{ Authorization: `Bearer ${{token}}` }} }});
+    $.export("status", me.status);
+    $.export("leak", token);
+    return (await me.json()).sub;
+  }},
+}});"#,
+        issuer = peer.issuer
+    );
+    let python = r#"
+import base64
+
+def handler(pd):
+    token = pd.inputs["peer"]["$auth"]["oauth_access_token"]
+    print("python sees", token, base64.urlsafe_b64encode(token.encode()).decode().rstrip("="))
+    pd.export("who", pd.steps["js"]["$return_value"])
+    return len(token)
+"#;
+    let bash = r#"read -r input; echo "$input"; echo '{"ok": true}' > "$LK_EXPORTS_FILE""#;
+    for (name, language, code) in [
+        ("js", "nodejs", node.as_str()),
+        ("py", "python", python),
+        ("sh", "bash", bash),
+    ] {
+        let (status, step) = t
+            .post(
+                &format!("/v1/workflows/{wf_id}/steps"),
+                &admin.key,
+                json!({"name": name, "type": "code", "props": {"language": language, "code": code}, "accounts": {"peer": account}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{step}");
+    }
+    let (status, run) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/runs"),
+            &admin.key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = &run["data"];
+    assert_eq!(run["status"], "success", "{run}");
+    let exports = &run["exports"];
+    assert_eq!(exports["js"]["status"], 200, "{run}");
+    assert_eq!(exports["js"]["$return_value"], "test-user");
+    assert_eq!(exports["js"]["leak"], "[redacted]");
+    assert_eq!(
+        exports["py"]["who"], "test-user",
+        "steps.<name> reaches later steps"
+    );
+    assert_eq!(exports["py"]["$return_value"], token.len());
+    assert_eq!(exports["sh"]["ok"], true);
+    let text = run.to_string();
+    assert!(
+        !text.contains(&token),
+        "no token anywhere in the run: {text}"
+    );
+    let logs = run["logs"].as_array().unwrap();
+    assert!(
+        logs.iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .contains("token is [redacted] [redacted]")),
+        "plain and base64 forms redacted: {logs:?}"
+    );
+    assert!(logs.iter().any(|l| l
+        .as_str()
+        .unwrap()
+        .contains("python sees [redacted] [redacted]")));
+
+    // Failures and limits are reported, not fatal.
+    let (_, wf) = t
+        .post("/v1/workflows", &admin.key, json!({"name": "Broken"}))
+        .await;
+    let broken = wf["data"]["id"].as_str().unwrap().to_owned();
+    for (name, props) in [
+        (
+            "boom",
+            json!({"language": "python", "code": "def handler(pd):\n    raise ValueError('nope')\n"}),
+        ),
+        (
+            "slow",
+            json!({"language": "bash", "code": "sleep 5", "timeout_seconds": 1}),
+        ),
+    ] {
+        let (_, step) = t
+            .post(
+                &format!("/v1/workflows/{broken}/steps"),
+                &admin.key,
+                json!({"name": name, "type": "code", "props": props}),
+            )
+            .await;
+        let step_id = step["data"]["id"].as_str().unwrap().to_owned();
+        let (_, run) = t
+            .post(
+                &format!("/v1/workflows/{broken}/steps/{step_id}/test"),
+                &admin.key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(run["data"]["status"], "error", "{run}");
+        let error = run["data"]["error"].as_str().unwrap();
+        assert!(
+            error.contains("nope") || error.contains("timed out after 1 s"),
+            "{error}"
+        );
+    }
+    t.cleanup().await;
+}

@@ -6,6 +6,7 @@
 //! to switch it to an account the member can use, which clears the props that depended on
 //! the old one (`props.dynamic.<app prop>`, values picked with that account's data).
 
+mod code;
 mod redact;
 pub mod run;
 

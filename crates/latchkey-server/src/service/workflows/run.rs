@@ -227,7 +227,7 @@ async fn execute(
     ctx: &App,
     caller: &Caller,
     step: &Step,
-    _steps: &Map<String, Value>,
+    steps: &Map<String, Value>,
     redactor: &mut Redactor,
 ) -> Outcome {
     let opened = match open_accounts(ctx, caller, step, redactor).await {
@@ -243,11 +243,34 @@ async fn execute(
     let props: Value = serde_json::from_str(&step.props).unwrap_or_else(|_| json!({}));
     match step.kind.as_str() {
         "http" => http_step(ctx, &props, &opened).await,
-        other => Outcome {
-            exports: json!({}),
-            logs: vec![],
-            error: Some(format!("{other} steps cannot run on this server yet")),
-        },
+        _ => {
+            // Code sees its inputs and, for each app prop, the credentials as `$auth`.
+            let mut inputs = props
+                .get("inputs")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            for (prop, account) in &opened {
+                let fields: Map<String, Value> = account
+                    .credentials
+                    .field_names()
+                    .filter_map(|name| {
+                        account
+                            .credentials
+                            .get(name)
+                            .map(|v| (name.to_owned(), Value::String(v.to_owned())))
+                    })
+                    .collect();
+                inputs.insert(prop.clone(), json!({"$auth": fields}));
+            }
+            let input = json!({"props": inputs, "steps": steps});
+            let outcome = super::code::run(&props, &input).await;
+            Outcome {
+                exports: outcome.exports,
+                logs: outcome.logs,
+                error: outcome.error,
+            }
+        }
     }
 }
 
