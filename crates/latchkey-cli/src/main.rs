@@ -57,6 +57,8 @@ enum Command {
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Run a command with an account's credentials in its environment (LATCHKEY_<FIELD>).
+    Exec(commands::exec::ExecArgs),
 }
 
 /// Settings shared by every command.
@@ -96,6 +98,7 @@ fn main() -> std::process::ExitCode {
             Command::Apps(cmd) => commands::apps::run(&global, cmd).await,
             Command::Keys(cmd) => commands::keys::run(&global, cmd).await,
             Command::Audit(cmd) => commands::audit::run(&global, cmd).await,
+            Command::Exec(args) => commands::exec::run(args).await,
         }
     });
     match result {

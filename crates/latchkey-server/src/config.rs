@@ -226,6 +226,9 @@ const KNOWN_ENV: &[&str] = &[
     "CACHE_TTL_MS",
     "CONFIG",
     "LOG",
+    // `latchkey exec`, a client of the server.
+    "URL",
+    "API_KEY",
 ];
 
 impl Config {

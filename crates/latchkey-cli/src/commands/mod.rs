@@ -3,6 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod apps;
 pub(crate) mod audit;
+pub(crate) mod exec;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod provision;

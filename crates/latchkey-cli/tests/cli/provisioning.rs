@@ -291,3 +291,83 @@ async fn imported_legacy_accounts_are_shared_and_their_credentials_read_back() {
     assert_eq!(body["data"]["name"], "Old key");
     server.stop();
 }
+
+#[tokio::test]
+async fn exec_runs_a_command_with_the_accounts_credentials_under_the_access_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pw = password_file(dir.path());
+    let init = run_json(
+        &data,
+        &[],
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            &pw,
+            "--json",
+        ],
+    );
+    let key = init["api_key"].as_str().unwrap().to_owned();
+    let bob = run_json(
+        &data,
+        &[],
+        &[
+            "members",
+            "add",
+            "--workspace",
+            init["workspace_id"].as_str().unwrap(),
+            "--email",
+            "bob@example.com",
+            "--role",
+            "member",
+            "--json",
+        ],
+    )["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = Server::start(&data, &[]).await;
+    let (status, created) = server
+        .call(
+            reqwest::Method::POST,
+            "/v1/accounts",
+            &key,
+            Some(json!({"app": "openai", "cfmap": {"api_key": "sk-exec-secret"}, "skip_check": true})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["data"]["id"].as_str().unwrap();
+    let exec = |api_key: &str, script: &str| {
+        run(
+            &data,
+            &[
+                ("LATCHKEY_API_KEY", api_key),
+                ("LATCHKEY_URL", server.base.as_str()),
+            ],
+            &["exec", "--account", id, "--", "sh", "-c", script],
+        )
+    };
+    let out = exec(&key, r#"printf '%s' "$LATCHKEY_API_KEY""#);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "sk-exec-secret",
+        "the account's field, not the member's key"
+    );
+    assert_eq!(exec(&key, "exit 7").status.code(), Some(7));
+    // Bob may not use Ada's private account: nothing runs.
+    let out = exec(&bob, "echo ran");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+    // The read went through the API, so it is in the audit log.
+    server.stop();
+    let listed = run_json(&data, &[], &["audit", "list", "--json"]);
+    assert_eq!(listed["data"][0]["action"], "credentials.read");
+}
