@@ -26,7 +26,8 @@ use tower_http::{
 
 use crate::{
     controllers::{
-        accounts, apps, audit, oauth_apps, oauth_pages, oauth_token, ops, sharing, workflows,
+        accounts, apps, audit, env_vars, oauth_apps, oauth_pages, oauth_token, ops, sharing,
+        workflows,
     },
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
@@ -63,6 +64,11 @@ pub fn build_router(app: Arc<App>) -> Router {
                 .delete(accounts::delete_account),
         )
         .route("/audit", get(audit::list_audit))
+        .route("/env", get(env_vars::list))
+        .route(
+            "/env/{name}",
+            axum::routing::put(env_vars::put).delete(env_vars::delete),
+        )
         .route("/workflows", get(workflows::list).post(workflows::create))
         .route("/workflows/{id}", get(workflows::get))
         .route("/workflows/{id}/steps", post(workflows::add_step))

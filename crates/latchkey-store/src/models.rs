@@ -499,3 +499,31 @@ pub struct Run {
     /// End.
     pub finished_at: i64,
 }
+
+/// A workspace environment variable (F17). `Debug` omits the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    /// Workspace.
+    pub workspace_id: String,
+    /// `NAME` (upper-case identifier).
+    pub name: String,
+    /// The value, sealed for (`env_vars`, workspace, name, `value`).
+    pub value_ciphertext: Vec<u8>,
+    /// Data key used.
+    pub key_id: i64,
+    /// Write-only once set.
+    pub secret: bool,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvVar")
+            .field("name", &self.name)
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
+    }
+}

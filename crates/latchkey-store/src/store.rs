@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
-        CustomApp, Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow,
+        CustomApp, EnvVar, Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow,
         OAuthUpdate, Page, Principal, RefreshFailure, Run, Sharing, Step, Workflow, Workspace,
     },
     StoreError,
@@ -385,6 +385,12 @@ pub trait WorkflowStore: Send + Sync + 'static {
         workflow_id: &str,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError>;
+    /// Creates or replaces a workspace environment variable (keeping its creation time).
+    async fn put_env_var(&self, var: &EnvVar) -> Result<(), StoreError>;
+    /// A workspace's environment variables, by name.
+    async fn list_env_vars(&self, workspace_id: &str) -> Result<Vec<EnvVar>, StoreError>;
+    /// Deletes one; [`StoreError::NotFound`] if there is none.
+    async fn delete_env_var(&self, workspace_id: &str, name: &str) -> Result<(), StoreError>;
     /// `(account_id, workflow_id, workflow name)` for each workflow using one of the accounts.
     async fn workflows_using(
         &self,

@@ -387,3 +387,91 @@ def handler(pd):
     }
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn environment_variables_reach_steps_and_secret_ones_never_come_back() {
+    let (t, peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let admin = t.workspace("acme").await;
+    let bob = t.member(&admin, "bob@acme.test", Role::Member).await;
+    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
+    let account = account_id_from(&page);
+    let token = credentials(&t, &admin, &account).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let put = |name: &str, body: Value, key: &str| {
+        let (t, path, key) = (&t, format!("/v1/env/{name}"), key.to_owned());
+        async move { t.request(Method::PUT, &path, Some(&key), Some(body)).await }
+    };
+    // The token itself as a workspace secret (a service that is not in the catalog).
+    let (status, body, _) = put(
+        "PEER_TOKEN",
+        json!({"value": token, "secret": true}),
+        &admin.key,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["value"], Value::Null, "write-only");
+    let (status, _, _) = put("REGION", json!({"value": "eu-west-1"}), &admin.key).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = put("OTHER", json!({"value": "x"}), &bob.key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins manage variables");
+    let (status, body, _) = put("lower", json!({"value": "x"}), &admin.key).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name"))
+    );
+    let (status, _, _) = put(
+        "PEER_TOKEN",
+        json!({"value": "y", "secret": false}),
+        &admin.key,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a secret stays secret");
+    let (status, listed) = t.get("/v1/env", &bob.key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        listed["data"],
+        json!([
+            {"name": "PEER_TOKEN", "secret": true, "value": null, "updated_at": listed["data"][0]["updated_at"]},
+            {"name": "REGION", "secret": false, "value": "eu-west-1", "updated_at": listed["data"][1]["updated_at"]},
+        ])
+    );
+    assert!(!listed.to_string().contains(&token));
+
+    let (_, wf) = t
+        .post("/v1/workflows", &bob.key, json!({"name": "Env"}))
+        .await;
+    let wf_id = wf["data"]["id"].as_str().unwrap().to_owned();
+    let steps = [
+        json!({"name": "call", "type": "http", "props": {
+            "url": format!("{}/api/me", peer.issuer),
+            "headers": {"Authorization": "Bearer {{env.PEER_TOKEN}}"}}}),
+        json!({"name": "node", "type": "code", "props": {"language": "nodejs", "code":
+            "export default defineComponent({ async run() { console.log(process.env.PEER_TOKEN); return process.env.REGION; } });"}}),
+    ];
+    for step in steps {
+        let (status, body) = t
+            .post(&format!("/v1/workflows/{wf_id}/steps"), &bob.key, step)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, run) = t
+        .post(&format!("/v1/workflows/{wf_id}/runs"), &bob.key, json!({}))
+        .await;
+    let run = &run["data"];
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["exports"]["call"]["$return_value"]["status"], 200);
+    assert_eq!(
+        run["exports"]["call"]["$return_value"]["data"]["sub"],
+        "test-user"
+    );
+    // Every variable's value is redacted from runs, like credentials.
+    assert_eq!(run["exports"]["node"]["$return_value"], "[redacted]");
+    assert!(!run.to_string().contains(&token), "{run}");
+    let (status, _) = t.delete("/v1/env/REGION", &admin.key).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.delete("/v1/env/REGION", &admin.key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    t.cleanup().await;
+}

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{affected, SqlStore};
 use crate::{
-    models::{Run, Step, Workflow},
+    models::{EnvVar, Run, Step, Workflow},
     store::WorkflowStore,
     StoreError,
 };
@@ -284,6 +284,60 @@ impl WorkflowStore for SqlStore {
         .into_iter()
         .map(Into::into)
         .collect())
+    }
+
+    async fn put_env_var(&self, v: &EnvVar) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO env_vars (workspace_id, name, value_ciphertext, key_id, secret, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, name) DO UPDATE SET \
+             value_ciphertext = excluded.value_ciphertext, key_id = excluded.key_id, secret = excluded.secret, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&v.workspace_id)
+        .bind(&v.name)
+        .bind(v.value_ciphertext.clone())
+        .bind(v.key_id)
+        .bind(i64::from(v.secret))
+        .bind(v.created_at)
+        .bind(v.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_env_vars(&self, workspace_id: &str) -> Result<Vec<EnvVar>, StoreError> {
+        let rows: Vec<(String, String, Vec<u8>, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT workspace_id, name, value_ciphertext, key_id, secret, created_at, updated_at \
+             FROM env_vars WHERE workspace_id = $1 ORDER BY name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(workspace_id, name, value_ciphertext, key_id, secret, created_at, updated_at)| {
+                    EnvVar {
+                        workspace_id,
+                        name,
+                        value_ciphertext,
+                        key_id,
+                        secret: secret != 0,
+                        created_at,
+                        updated_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    async fn delete_env_var(&self, workspace_id: &str, name: &str) -> Result<(), StoreError> {
+        let result = sqlx::query("DELETE FROM env_vars WHERE workspace_id = $1 AND name = $2")
+            .bind(workspace_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        affected(&result)
     }
 
     async fn workflows_using(

@@ -54,8 +54,9 @@ fn lines(bytes: &[u8]) -> Vec<String> {
     out
 }
 
-/// Runs `code` in `language` with `input` (`{"props", "steps"}`) on stdin.
-pub async fn run(props: &Value, input: &Value) -> CodeOutcome {
+/// Runs `code` in `language` with `input` (`{"props", "steps"}`) on stdin and the workspace's
+/// environment variables `env`.
+pub async fn run(props: &Value, input: &Value, env: &[(String, String)]) -> CodeOutcome {
     let language = props
         .get("language")
         .and_then(Value::as_str)
@@ -112,6 +113,8 @@ pub async fn run(props: &Value, input: &Value) -> CodeOutcome {
     command
         .current_dir(dir.path())
         .env_clear()
+        // The workspace's variables first, so the runner's own cannot be overridden.
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env(
             "PATH",
             std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),

@@ -14,7 +14,7 @@ use super::{load, redact::Redactor};
 use crate::{
     audit::Auditor,
     clock, outbound,
-    service::{oauth::refresh, Caller, ServiceError},
+    service::{env_vars, oauth::refresh, Caller, ServiceError},
     vault::Credentials,
     App,
 };
@@ -92,6 +92,24 @@ async fn open_accounts(
     Ok(opened)
 }
 
+fn substitute_env(value: &Value, env: &[(String, String)]) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(env_vars::substitute(s, env)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| substitute_env(v, env))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute_env(v, env)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
 fn as_pairs(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, String> {
     let Some(value) = value else {
         return Ok(vec![]);
@@ -111,9 +129,25 @@ fn as_pairs(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, 
 }
 
 /// The HTTP request step (F7).
-async fn http_step(ctx: &App, props: &Value, opened: &BTreeMap<String, Opened>) -> Outcome {
+async fn http_step(
+    ctx: &App,
+    props: &Value,
+    opened: &BTreeMap<String, Opened>,
+    env: &[(String, String)],
+) -> Outcome {
     let mut logs = Vec::new();
-    match http_request(ctx, props, opened, &mut logs).await {
+    // `{{env.NAME}}` anywhere in the props' strings.
+    let props = match substitute_env(props, env) {
+        Ok(props) => props,
+        Err(error) => {
+            return Outcome {
+                exports: json!({}),
+                logs,
+                error: Some(error),
+            }
+        }
+    };
+    match http_request(ctx, &props, opened, &mut logs).await {
         Ok((exports, error)) => Outcome {
             exports,
             logs,
@@ -228,6 +262,7 @@ async fn execute(
     caller: &Caller,
     step: &Step,
     steps: &Map<String, Value>,
+    env: &[(String, String)],
     redactor: &mut Redactor,
 ) -> Outcome {
     let opened = match open_accounts(ctx, caller, step, redactor).await {
@@ -242,7 +277,7 @@ async fn execute(
     };
     let props: Value = serde_json::from_str(&step.props).unwrap_or_else(|_| json!({}));
     match step.kind.as_str() {
-        "http" => http_step(ctx, &props, &opened).await,
+        "http" => http_step(ctx, &props, &opened, env).await,
         _ => {
             // Code sees its inputs and, for each app prop, the credentials as `$auth`.
             let mut inputs = props
@@ -264,7 +299,7 @@ async fn execute(
                 inputs.insert(prop.clone(), json!({"$auth": fields}));
             }
             let input = json!({"props": inputs, "steps": steps});
-            let outcome = super::code::run(&props, &input).await;
+            let outcome = super::code::run(&props, &input, env).await;
             Outcome {
                 exports: outcome.exports,
                 logs: outcome.logs,
@@ -313,6 +348,19 @@ async fn finish(
     Ok(run)
 }
 
+/// The workspace's environment variables, every value registered for redaction.
+async fn env_for_run(
+    ctx: &App,
+    caller: &Caller,
+    redactor: &mut Redactor,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let env = env_vars::for_run(ctx, caller.workspace_id()).await?;
+    for (_, value) in &env {
+        redactor.add(value);
+    }
+    Ok(env)
+}
+
 /// Tests one step, with the exports of the workflow's last run as `steps`.
 ///
 /// # Errors
@@ -341,7 +389,8 @@ pub async fn test_step(
         .unwrap_or_default();
     let started_at = clock::now_ms();
     let mut redactor = Redactor::default();
-    let outcome = execute(ctx, caller, &step, &previous, &mut redactor).await;
+    let env = env_for_run(ctx, caller, &mut redactor).await?;
+    let outcome = execute(ctx, caller, &step, &previous, &env, &mut redactor).await;
     let mut exports = previous;
     exports.insert(step.name.clone(), outcome.exports);
     let finished = Finished {
@@ -372,12 +421,13 @@ pub async fn run_workflow(
         .await?;
     let started_at = clock::now_ms();
     let mut redactor = Redactor::default();
+    let env = env_for_run(ctx, caller, &mut redactor).await?;
     let mut exports = Map::new();
     exports.insert("trigger".into(), json!({"event": event}));
     let mut logs = Vec::new();
     let mut error = None;
     for step in &steps {
-        let outcome = execute(ctx, caller, step, &exports, &mut redactor).await;
+        let outcome = execute(ctx, caller, step, &exports, &env, &mut redactor).await;
         logs.extend(
             outcome
                 .logs
