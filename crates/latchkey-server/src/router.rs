@@ -82,6 +82,10 @@ pub fn build_router(app: Arc<App>) -> Router {
         )
         .route("/workflows/{id}/runs", post(workflows::run_workflow))
         .route(
+            "/workflows/{id}/hook_secret",
+            post(workflows::rotate_hook_secret),
+        )
+        .route(
             "/accounts/{id}/access",
             get(sharing::get_access).put(sharing::put_access),
         )
@@ -106,6 +110,7 @@ pub fn build_router(app: Arc<App>) -> Router {
         )
         .route("/oauth/callback", get(oauth_pages::callback))
         .route("/oauth/complete.js", get(oauth_pages::complete_js))
+        .route("/hooks/{workflow_id}", post(workflows::hook))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

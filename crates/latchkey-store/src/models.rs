@@ -442,6 +442,8 @@ pub struct Workflow {
     pub builder: String,
     /// Who created it.
     pub created_by: String,
+    /// SHA-256 (hex) of the HTTP trigger's secret.
+    pub hook_secret_hash: String,
     /// Creation time.
     pub created_at: i64,
     /// Last change.

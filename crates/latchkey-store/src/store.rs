@@ -364,6 +364,17 @@ pub trait WorkflowStore: Send + Sync + 'static {
         workspace_id: &str,
         id: &str,
     ) -> Result<Option<Workflow>, StoreError>;
+    /// A workflow by id alone (the HTTP trigger, which authenticates with the workflow's own
+    /// secret rather than as a member of a workspace).
+    async fn find_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError>;
+    /// Replaces the hash of a workflow's hook secret.
+    async fn set_hook_secret(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// A workspace's workflows, oldest first.
     async fn list_workflows(&self, workspace_id: &str) -> Result<Vec<Workflow>, StoreError>;
     /// A workflow's steps in order, with their account bindings.

@@ -8,6 +8,7 @@ use axum::{
     Json,
 };
 use latchkey_store::{Run, Workflow};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -50,6 +51,49 @@ pub(crate) struct StepPatchBody {
     name: Option<String>,
     props: Option<Value>,
     accounts: Option<BTreeMap<String, String>>,
+}
+
+fn hook_url(state: &AppState, id: &str) -> String {
+    format!("{}/hooks/{id}", state.config.public_base_url())
+}
+
+/// `POST /v1/workflows/{id}/hook_secret` — a new secret for the HTTP trigger (shown once).
+pub(crate) async fn rotate_hook_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let secret = workflows::hooks::rotate(&state, &caller, &id).await?;
+    Ok(Json(json!({"data": {
+        "hook_url": hook_url(&state, &id),
+        "hook_secret": secret.expose_secret(),
+    }})))
+}
+
+/// `POST /hooks/{workflow_id}` — the HTTP trigger: `Authorization: Bearer <hook secret>`; the
+/// body is the event; `x-latchkey-nostore: 1` keeps the payload out of storage.
+pub(crate) async fn hook(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let secret = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(ApiError::unauthorized)?;
+    let nostore = headers
+        .get("x-latchkey-nostore")
+        .is_some_and(|v| v.as_bytes() == b"1" || v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let event = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("the body must be JSON (the trigger event)"))?
+    };
+    let run = run::run_from_hook(&state, &id, secret, event, nostore).await?;
+    Ok(Json(json!({"data": run_view(&run)})))
 }
 
 fn workflow_view(w: &Workflow) -> Value {
@@ -102,9 +146,12 @@ pub(crate) async fn create(
     caller: Caller,
     AppJson(body): AppJson<WorkflowBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let workflow = workflows::create(&state, &caller, &body.name, body.builder.as_deref()).await?;
+    let (workflow, secret) =
+        workflows::create(&state, &caller, &body.name, body.builder.as_deref()).await?;
     let mut view = workflow_view(&workflow);
     view["steps"] = json!([]);
+    view["hook_url"] = json!(hook_url(&state, &workflow.id));
+    view["hook_secret"] = json!(secret.expose_secret());
     Ok((StatusCode::CREATED, Json(json!({"data": view}))))
 }
 

@@ -475,3 +475,105 @@ async fn environment_variables_reach_steps_and_secret_ones_never_come_back() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_hook_runs_a_step_with_external_credentials_that_are_never_stored() {
+    let (t, _peer) = app_with_peer(TestDb::sqlite(), &[]).await;
+    let admin = t.workspace("acme").await;
+    // The token comes from somewhere else (a secret store read by the caller): connect once to
+    // get a real one, then use it only through the trigger.
+    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
+    let account = account_id_from(&page);
+    let token = credentials(&t, &admin, &account).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, wf) = t
+        .post("/v1/workflows", &admin.key, json!({"name": "Hooked"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let wf_id = wf["data"]["id"].as_str().unwrap().to_owned();
+    let hook_url = wf["data"]["hook_url"].as_str().unwrap().to_owned();
+    let secret = wf["data"]["hook_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("lk_hook_") && hook_url.ends_with(&format!("/hooks/{wf_id}")));
+    let (_, again) = t.get(&format!("/v1/workflows/{wf_id}"), &admin.key).await;
+    assert!(again["data"].get("hook_secret").is_none(), "shown once");
+    let (status, step) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/steps"),
+            &admin.key,
+            json!({"name": "me", "type": "http", "props": {
+                "url": "/me",
+                "auth": {"type": "app", "prop": "peer"},
+                "external_auth": {"peer": {"app": "peer", "fields": {"oauth_access_token": "steps.trigger.event.token"}}}
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{step}");
+
+    let hook = |secret: String, nostore: bool| {
+        let (url, token) = (hook_url.clone(), token.clone());
+        async move {
+            let mut request = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(secret)
+                .json(&json!({"token": token, "note": "hello there"}));
+            if nostore {
+                request = request.header("x-latchkey-nostore", "1");
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, _) = hook("lk_hook_wrong".into(), false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    for nostore in [false, true] {
+        let (status, run) = hook(secret.clone(), nostore).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        let run = &run["data"];
+        assert_eq!(run["status"], "success", "{run}");
+        assert_eq!(
+            run["exports"]["me"]["$return_value"]["data"]["sub"],
+            "test-user"
+        );
+        assert!(!run.to_string().contains(&token), "{run}");
+        let stored = t
+            .app
+            .store
+            .latest_runs(&admin.workspace_id, &wf_id, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        assert!(!stored.exports.contains(&token) && !stored.logs.contains(&token));
+        assert_eq!(stored.started_by, "hook");
+        if nostore {
+            assert!(
+                !stored.exports.contains("hello there"),
+                "the payload is not stored"
+            );
+            assert!(stored.exports.contains("\"stored\":false"));
+        } else {
+            assert!(stored.exports.contains("hello there"));
+        }
+    }
+    // A new secret replaces the old one.
+    let (status, rotated) = t
+        .post(
+            &format!("/v1/workflows/{wf_id}/hook_secret"),
+            &admin.key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = hook(secret, false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = hook(
+        rotated["data"]["hook_secret"].as_str().unwrap().into(),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    t.cleanup().await;
+}

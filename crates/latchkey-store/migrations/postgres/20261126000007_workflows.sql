@@ -6,6 +6,8 @@ CREATE TABLE workflows (
     name          TEXT NOT NULL,
     builder       TEXT NOT NULL CHECK (builder IN ('v1', 'v2')),
     created_by    TEXT NOT NULL,
+    -- SHA-256 of the secret that authenticates POST /hooks/{id} (shown once).
+    hook_secret_hash TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL
 );

@@ -12,7 +12,7 @@ use crate::{
 };
 
 const WORKFLOW_COLUMNS: &str =
-    "id, workspace_id, name, builder, created_by, created_at, updated_at";
+    "id, workspace_id, name, builder, created_by, hook_secret_hash, created_at, updated_at";
 const STEP_COLUMNS: &str =
     "id, workflow_id, workspace_id, position, name, kind, props, created_at, updated_at";
 const RUN_COLUMNS: &str = "id, workflow_id, workspace_id, step_id, started_by, status, exports, logs, error, started_at, finished_at";
@@ -24,6 +24,7 @@ struct WorkflowRow {
     name: String,
     builder: String,
     created_by: String,
+    hook_secret_hash: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -36,6 +37,7 @@ impl From<WorkflowRow> for Workflow {
             name: r.name,
             builder: r.builder,
             created_by: r.created_by,
+            hook_secret_hash: r.hook_secret_hash,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -134,13 +136,14 @@ impl SqlStore {
 impl WorkflowStore for SqlStore {
     async fn insert_workflow(&self, w: &Workflow) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO workflows ({WORKFLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO workflows ({WORKFLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&w.id)
         .bind(&w.workspace_id)
         .bind(&w.name)
         .bind(&w.builder)
         .bind(&w.created_by)
+        .bind(&w.hook_secret_hash)
         .bind(w.created_at)
         .bind(w.updated_at)
         .execute(&self.pool)
@@ -161,6 +164,35 @@ impl WorkflowStore for SqlStore {
         .fetch_optional(&self.pool)
         .await?
         .map(Into::into))
+    }
+
+    async fn find_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
+        Ok(sqlx::query_as::<_, WorkflowRow>(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn set_hook_secret(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE workflows SET hook_secret_hash = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        affected(&result)
     }
 
     async fn list_workflows(&self, workspace_id: &str) -> Result<Vec<Workflow>, StoreError> {

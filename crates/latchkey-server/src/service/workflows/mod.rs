@@ -7,6 +7,7 @@
 //! the old one (`props.dynamic.<app prop>`, values picked with that account's data).
 
 mod code;
+pub mod hooks;
 mod redact;
 pub mod run;
 
@@ -76,7 +77,7 @@ fn check_props(props: &Value) -> Result<String, ValidationError> {
     Ok(text)
 }
 
-/// Creates a workflow.
+/// Creates a workflow; returns it with its HTTP trigger's secret (shown this once).
 ///
 /// # Errors
 /// 400 for a bad name or builder; 403 for API clients.
@@ -85,7 +86,7 @@ pub async fn create(
     caller: &Caller,
     name: &str,
     builder: Option<&str>,
-) -> Result<Workflow, ServiceError> {
+) -> Result<(Workflow, secrecy::SecretString), ServiceError> {
     let user = caller.require_member()?.to_owned();
     let name = check_name("name", name)?;
     let builder = match builder.unwrap_or("v2") {
@@ -93,17 +94,19 @@ pub async fn create(
         _ => return Err(ValidationError::new("builder", "must be v2 or v1").into()),
     };
     let now = clock::now_ms();
+    let (secret, hook_secret_hash) = hooks::new_secret();
     let workflow = Workflow {
         id: ids::generate("wf_"),
         workspace_id: caller.workspace_id().to_owned(),
         name,
         builder,
         created_by: user,
+        hook_secret_hash,
         created_at: now,
         updated_at: now,
     };
     ctx.store.insert_workflow(&workflow).await?;
-    Ok(workflow)
+    Ok((workflow, secret))
 }
 
 pub(crate) async fn load(ctx: &App, caller: &Caller, id: &str) -> Result<Workflow, ServiceError> {

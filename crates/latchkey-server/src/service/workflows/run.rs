@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::{load, redact::Redactor};
 use crate::{
-    audit::Auditor,
+    audit::{Actor, Auditor},
     clock, outbound,
     service::{env_vars, oauth::refresh, Caller, ServiceError},
     vault::Credentials,
@@ -38,7 +38,7 @@ struct Opened {
 /// Opens the step's accounts (fresh tokens), recording each use in the audit log first.
 async fn open_accounts(
     ctx: &App,
-    caller: &Caller,
+    actor: &Actor,
     step: &Step,
     redactor: &mut Redactor,
 ) -> Result<BTreeMap<String, Opened>, String> {
@@ -61,7 +61,7 @@ async fn open_accounts(
             .map_err(|e| format!("could not refresh the account of {prop}: {e}"))?;
         let event = Auditor::event(
             &step.workspace_id,
-            &caller.actor(),
+            actor,
             "step.run",
             Some(account_id),
             "allowed",
@@ -259,14 +259,25 @@ async fn http_request(
 /// Runs one step with `steps` (earlier exports) available.
 async fn execute(
     ctx: &App,
-    caller: &Caller,
+    actor: &Actor,
     step: &Step,
     steps: &Map<String, Value>,
     env: &[(String, String)],
     redactor: &mut Redactor,
 ) -> Outcome {
-    let opened = match open_accounts(ctx, caller, step, redactor).await {
-        Ok(opened) => opened,
+    let opened = match open_accounts(ctx, actor, step, redactor).await {
+        Ok(mut opened) => {
+            // "Use external authentication": fields mapped from the trigger or earlier steps,
+            // for this run only.
+            if let Err(error) = external_auth(ctx, step, steps, &mut opened, redactor).await {
+                return Outcome {
+                    exports: json!({}),
+                    logs: vec![],
+                    error: Some(error),
+                };
+            }
+            opened
+        }
         Err(error) => {
             return Outcome {
                 exports: json!({}),
@@ -311,6 +322,7 @@ async fn execute(
 
 /// A finished run before redaction.
 struct Finished<'a> {
+    workspace_id: &'a str,
     workflow_id: &'a str,
     step_id: Option<&'a str>,
     started_at: i64,
@@ -322,16 +334,16 @@ struct Finished<'a> {
 /// Redacts and stores a run.
 async fn finish(
     ctx: &App,
-    caller: &Caller,
+    actor: &Actor,
     finished: Finished<'_>,
     redactor: &Redactor,
 ) -> Result<Run, ServiceError> {
     let run = Run {
         id: latchkey_domain::ids::generate("run_"),
         workflow_id: finished.workflow_id.to_owned(),
-        workspace_id: caller.workspace_id().to_owned(),
+        workspace_id: finished.workspace_id.to_owned(),
         step_id: finished.step_id.map(str::to_owned),
-        started_by: caller.actor().id,
+        started_by: actor.id.clone(),
         status: if finished.error.is_some() {
             "error"
         } else {
@@ -351,10 +363,10 @@ async fn finish(
 /// The workspace's environment variables, every value registered for redaction.
 async fn env_for_run(
     ctx: &App,
-    caller: &Caller,
+    workspace_id: &str,
     redactor: &mut Redactor,
 ) -> Result<Vec<(String, String)>, ServiceError> {
-    let env = env_vars::for_run(ctx, caller.workspace_id()).await?;
+    let env = env_vars::for_run(ctx, workspace_id).await?;
     for (_, value) in &env {
         redactor.add(value);
     }
@@ -389,11 +401,13 @@ pub async fn test_step(
         .unwrap_or_default();
     let started_at = clock::now_ms();
     let mut redactor = Redactor::default();
-    let env = env_for_run(ctx, caller, &mut redactor).await?;
-    let outcome = execute(ctx, caller, &step, &previous, &env, &mut redactor).await;
+    let env = env_for_run(ctx, &workflow.workspace_id, &mut redactor).await?;
+    let actor = caller.actor();
+    let outcome = execute(ctx, &actor, &step, &previous, &env, &mut redactor).await;
     let mut exports = previous;
     exports.insert(step.name.clone(), outcome.exports);
     let finished = Finished {
+        workspace_id: &workflow.workspace_id,
         workflow_id: &workflow.id,
         step_id: Some(&step.id),
         started_at,
@@ -401,7 +415,7 @@ pub async fn test_step(
         logs: outcome.logs,
         error: outcome.error,
     };
-    finish(ctx, caller, finished, &redactor).await
+    finish(ctx, &actor, finished, &redactor).await
 }
 
 /// Runs every step in order with `event` as `steps.trigger.event`; stops at the first error.
@@ -415,19 +429,34 @@ pub async fn run_workflow(
     event: Value,
 ) -> Result<Run, ServiceError> {
     let workflow = load(ctx, caller, workflow_id).await?;
+    run_as(ctx, &workflow, &caller.actor(), event, false).await
+}
+
+/// Runs a workflow for `actor`. With `nostore`, the trigger's payload is not persisted: it is
+/// left out of the stored run and every string in it is redacted from what is stored.
+pub(crate) async fn run_as(
+    ctx: &App,
+    workflow: &latchkey_store::Workflow,
+    actor: &Actor,
+    event: Value,
+    nostore: bool,
+) -> Result<Run, ServiceError> {
     let steps = ctx
         .store
-        .list_steps(caller.workspace_id(), &workflow.id)
+        .list_steps(&workflow.workspace_id, &workflow.id)
         .await?;
     let started_at = clock::now_ms();
     let mut redactor = Redactor::default();
-    let env = env_for_run(ctx, caller, &mut redactor).await?;
+    let env = env_for_run(ctx, &workflow.workspace_id, &mut redactor).await?;
+    if nostore {
+        redact_payload(&event, &mut redactor);
+    }
     let mut exports = Map::new();
     exports.insert("trigger".into(), json!({"event": event}));
     let mut logs = Vec::new();
     let mut error = None;
     for step in &steps {
-        let outcome = execute(ctx, caller, step, &exports, &env, &mut redactor).await;
+        let outcome = execute(ctx, actor, step, &exports, &env, &mut redactor).await;
         logs.extend(
             outcome
                 .logs
@@ -440,7 +469,11 @@ pub async fn run_workflow(
             break;
         }
     }
+    if nostore {
+        exports.insert("trigger".into(), json!({"event": null, "stored": false}));
+    }
     let finished = Finished {
+        workspace_id: &workflow.workspace_id,
         workflow_id: &workflow.id,
         step_id: None,
         started_at,
@@ -448,5 +481,114 @@ pub async fn run_workflow(
         logs,
         error,
     };
-    finish(ctx, caller, finished, &redactor).await
+    finish(ctx, actor, finished, &redactor).await
+}
+
+fn redact_payload(value: &Value, redactor: &mut Redactor) {
+    match value {
+        Value::String(s) => redactor.add(s),
+        Value::Array(items) => items.iter().for_each(|v| redact_payload(v, redactor)),
+        Value::Object(map) => map.values().for_each(|v| redact_payload(v, redactor)),
+        _ => {}
+    }
+}
+
+/// Resolves a dotted path (`steps.trigger.event.token`, `steps.read.secret`) in the run's
+/// exports.
+fn lookup<'a>(steps: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    if parts.next() != Some("steps") {
+        return None;
+    }
+    let mut current = steps.get(parts.next()?)?;
+    for part in parts {
+        current = match current {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// `props.external_auth.<prop> = {"app": "<slug>", "fields": {"<field>": "steps.…"}}`: the
+/// credentials of `<prop>` taken from the trigger or an earlier step for this run only (never
+/// stored, redacted like any credential).
+async fn external_auth(
+    ctx: &App,
+    step: &Step,
+    steps: &Map<String, Value>,
+    opened: &mut BTreeMap<String, Opened>,
+    redactor: &mut Redactor,
+) -> Result<(), String> {
+    let props: Value = serde_json::from_str(&step.props).unwrap_or_else(|_| json!({}));
+    let Some(external) = props.get("external_auth").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (prop, spec) in external {
+        if opened.contains_key(prop) {
+            return Err(format!(
+                "{prop} is bound to an account and to external authentication"
+            ));
+        }
+        let slug = spec
+            .get("app")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("props.external_auth.{prop}.app is required"))?;
+        let app = ctx
+            .catalog
+            .resolve(&*ctx.store, &step.workspace_id, slug)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                format!("props.external_auth.{prop}.app is not an app of the catalog")
+            })?;
+        let fields = spec
+            .get("fields")
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("props.external_auth.{prop}.fields is required"))?;
+        let mut values = BTreeMap::new();
+        for (field, path) in fields {
+            let path = path.as_str().ok_or_else(|| {
+                format!("props.external_auth.{prop}.fields.{field} must be a path")
+            })?;
+            let value = match lookup(steps, path) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) if !other.is_null() => other.to_string(),
+                _ => {
+                    return Err(format!(
+                        "{path} (for {prop}.{field}) has no value in this run"
+                    ))
+                }
+            };
+            redactor.add(&value);
+            values.insert(field.clone(), value);
+        }
+        opened.insert(
+            prop.clone(),
+            Opened {
+                app: Some(app.definition),
+                credentials: Credentials::from_map(values),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Starts a run from the workflow's HTTP trigger (`POST /hooks/{workflow_id}`), authenticated
+/// by the workflow's hook secret.
+///
+/// # Errors
+/// 404 for an unknown workflow or a wrong secret (the same answer for both).
+pub async fn run_from_hook(
+    ctx: &App,
+    workflow_id: &str,
+    secret: &str,
+    event: Value,
+    nostore: bool,
+) -> Result<Run, ServiceError> {
+    let workflow = super::hooks::authenticate(ctx, workflow_id, secret).await?;
+    let actor = Actor::system("hook");
+    run_as(ctx, &workflow, &actor, event, nostore).await
 }
