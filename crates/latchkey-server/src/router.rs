@@ -80,7 +80,10 @@ pub fn build_router(app: Arc<App>) -> Router {
             "/workflows/{id}/steps/{step_id}/test",
             post(workflows::test_step),
         )
-        .route("/workflows/{id}/runs", post(workflows::run_workflow))
+        .route(
+            "/workflows/{id}/runs",
+            get(workflows::list_runs).post(workflows::run_workflow),
+        )
         .route(
             "/workflows/{id}/hook_secret",
             post(workflows::rotate_hook_secret),

@@ -228,6 +228,17 @@ pub(crate) async fn test_step(
     Ok(Json(json!({"data": run_view(&run)})))
 }
 
+/// `GET /v1/workflows/{id}/runs` — the latest 20 runs, newest first.
+pub(crate) async fn list_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let runs = run::list_runs(&state, &caller, &id, 20).await?;
+    let data: Vec<Value> = runs.iter().map(run_view).collect();
+    Ok(Json(json!({"data": data})))
+}
+
 /// `POST /v1/workflows/{id}/runs` — the body is the trigger event (optional).
 pub(crate) async fn run_workflow(
     State(state): State<AppState>,

@@ -164,6 +164,15 @@ async fn a_member_tests_a_step_using_an_admins_private_account_without_seeing_it
         assert_eq!(run["data"]["exports"]["trigger"]["event"]["hello"], "world");
         assert_eq!(run["data"]["status"], "success", "{run}");
 
+        // Bob reads the runs (his tests included): exports, logs and errors, never the token.
+        let (status, runs) = t
+            .get(&format!("/v1/workflows/{wf_id}/runs"), &bob.key)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{runs}");
+        assert_eq!(runs["data"].as_array().unwrap().len(), 2);
+        assert_eq!(runs["data"][1]["step_id"], step_id.as_str());
+        assert!(!runs.to_string().contains(&token));
+
         // Ids of other workspaces are not found.
         let stranger = t.workspace("globex").await;
         let (status, _) = t

@@ -418,6 +418,24 @@ pub async fn test_step(
     finish(ctx, &actor, finished, &redactor).await
 }
 
+/// A workflow's latest runs and step tests, newest first (any member: exports, logs and
+/// errors are redacted, so members who may not use its accounts can still read them).
+///
+/// # Errors
+/// 404 for unknown workflows.
+pub async fn list_runs(
+    ctx: &App,
+    caller: &Caller,
+    workflow_id: &str,
+    limit: u32,
+) -> Result<Vec<Run>, ServiceError> {
+    let workflow = load(ctx, caller, workflow_id).await?;
+    Ok(ctx
+        .store
+        .latest_runs(&workflow.workspace_id, &workflow.id, limit)
+        .await?)
+}
+
 /// Runs every step in order with `event` as `steps.trigger.event`; stops at the first error.
 ///
 /// # Errors
