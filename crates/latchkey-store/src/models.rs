@@ -529,3 +529,28 @@ impl std::fmt::Debug for EnvVar {
             .finish_non_exhaustive()
     }
 }
+
+/// A sealed value outside `accounts` (an OAuth client's secret, an environment variable), for
+/// key rotation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedRecord {
+    /// `oauth_clients` or `env_vars`.
+    pub table: &'static str,
+    /// Workspace.
+    pub workspace_id: String,
+    /// The row (client id `oa_…`, or the variable's name).
+    pub row_id: String,
+    /// The sealed field (`client_secret`, `value`).
+    pub field: &'static str,
+    /// The envelope.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedRecord")
+            .field("table", &self.table)
+            .field("row_id", &self.row_id)
+            .finish_non_exhaustive()
+    }
+}

@@ -7,7 +7,8 @@ use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
         CustomApp, EnvVar, Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow,
-        OAuthUpdate, Page, Principal, RefreshFailure, Run, Sharing, Step, Workflow, Workspace,
+        OAuthUpdate, Page, Principal, RefreshFailure, Run, SealedRecord, Sharing, Step, Workflow,
+        Workspace,
     },
     StoreError,
 };
@@ -59,6 +60,17 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn max_data_key_id(&self) -> Result<i64, StoreError>;
     /// Adds a data key; [`StoreError::Conflict`] if the id is taken (another instance rotated).
     async fn insert_data_key(&self, id: i64, wrapped: &[u8], now: i64) -> Result<(), StoreError>;
+    /// Sealed values outside `accounts` (OAuth client secrets, environment variables) that are
+    /// not on `key_id` yet.
+    async fn sealed_records_not_on_key(&self, key_id: i64)
+        -> Result<Vec<SealedRecord>, StoreError>;
+    /// Replaces one of them, unless it changed since it was read; returns whether it did.
+    async fn reseal_record(
+        &self,
+        old: &SealedRecord,
+        ciphertext: &[u8],
+        key_id: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Workspaces, users and members.

@@ -1,4 +1,5 @@
-//! `latchkey keys rotate`: add a data key and re-encrypt every account with it, online.
+//! `latchkey keys rotate`: add a data key and re-encrypt every account, OAuth client secret
+//! and environment variable with it, online.
 //!
 //! - **Resumable.** The target key id is recorded in `meta.rotation_target` before any row is
 //!   touched and removed when every row is on it; running the command again while it is set
@@ -10,6 +11,7 @@
 //! - **Robust.** A row that cannot be decrypted (tampered, or sealed under a key this master key
 //!   does not have) is reported and skipped, never blocking the others.
 
+use latchkey_crypto::RecordRef;
 use latchkey_store::Store;
 
 use crate::vault::{Vault, VaultError};
@@ -107,6 +109,31 @@ pub async fn rotate(
         let remaining = u64::try_from(store.count_accounts_not_on_key(key_id).await?).unwrap_or(0);
         if remaining <= failed || !progressed {
             break;
+        }
+    }
+    // Then the other sealed values: OAuth client secrets and environment variables (few rows;
+    // a concurrent change re-seals with the new key by itself, so a lost race is fine).
+    for record in store.sealed_records_not_on_key(key_id).await? {
+        let at = RecordRef {
+            table: record.table,
+            workspace_id: &record.workspace_id,
+            row_id: &record.row_id,
+            field: record.field,
+        };
+        let plain = match vault.open_record(at, &record.ciphertext).await {
+            Ok(plain) => plain,
+            Err(e) => {
+                failed += 1;
+                tracing::error!(table = record.table, row = %record.row_id, error = %e, "cannot re-encrypt: the value does not decrypt");
+                continue;
+            }
+        };
+        if vault.current_key_id().await != key_id {
+            break; // a newer rotation started meanwhile; it finishes the job
+        }
+        let blob = vault.seal_record(at, &plain).await;
+        if store.reseal_record(&record, &blob, key_id).await? {
+            done += 1;
         }
     }
     if failed == 0 {

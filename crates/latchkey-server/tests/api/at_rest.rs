@@ -138,6 +138,25 @@ async fn key_rotation_reencrypts_everything_and_can_resume() {
                 format!("secret-{i}"),
             ));
         }
+        // Sealed values outside accounts are rotated too.
+        let (status, _, _) = t
+            .request(
+                reqwest::Method::PUT,
+                "/v1/env/REGION_TOKEN",
+                Some(&owner.key),
+                Some(serde_json::json!({"value": "env-secret-value"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, client) = t
+            .post(
+                "/v1/oauth_apps",
+                &owner.key,
+                serde_json::json!({"app": "github", "client_id": "cid", "client_secret": "client-secret-value"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{client}");
+        let client_id = client["data"]["id"].as_str().unwrap().to_owned();
         let calls = AtomicU64::new(0);
         let progress = |done: u64, total: u64| {
             assert!(done <= total);
@@ -148,9 +167,30 @@ async fn key_rotation_reencrypts_everything_and_can_resume() {
             .unwrap();
         assert_eq!(
             (report.key_id, report.reencrypted, report.resumed),
-            (2, 5, false),
+            (2, 7, false),
             "{}",
             t.label
+        );
+        assert!(t
+            .app
+            .store
+            .sealed_records_not_on_key(2)
+            .await
+            .unwrap()
+            .is_empty());
+        let (_, env) = t.get("/v1/env", &owner.key).await;
+        assert_eq!(env["data"][0]["value"], "env-secret-value");
+        let (credentials, _) = latchkey_server::service::oauth::clients::credentials(
+            &t.app,
+            &owner.workspace_id,
+            "github",
+            &client_id,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&credentials.client_secret),
+            "client-secret-value"
         );
         assert!(calls.load(Ordering::Relaxed) >= 2);
         assert_eq!(t.app.store.count_accounts_not_on_key(2).await.unwrap(), 0);
@@ -181,7 +221,7 @@ async fn key_rotation_reencrypts_everything_and_can_resume() {
                 report.resumed,
                 report.failed
             ),
-            (3, 5, true, 0)
+            (3, 7, true, 0)
         );
         for (id, secret) in &ids {
             let (_, body) = t

@@ -8,6 +8,22 @@ use crate::{store::MetaStore, StoreError};
 
 #[async_trait]
 impl MetaStore for SqlStore {
+    async fn sealed_records_not_on_key(
+        &self,
+        key_id: i64,
+    ) -> Result<Vec<crate::models::SealedRecord>, StoreError> {
+        self.sealed_not_on(key_id).await
+    }
+
+    async fn reseal_record(
+        &self,
+        old: &crate::models::SealedRecord,
+        ciphertext: &[u8],
+        key_id: i64,
+    ) -> Result<bool, StoreError> {
+        self.reseal(old, ciphertext, key_id).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -9,6 +9,7 @@ mod meta;
 mod oauth;
 mod oauth_clients;
 mod rows;
+mod sealed;
 mod workflows;
 mod workspaces;
 
