@@ -27,19 +27,10 @@ pub(crate) struct ExecArgs {
     command: Vec<String>,
 }
 
-/// `oauth_access_token` → `LATCHKEY_OAUTH_ACCESS_TOKEN`.
+/// `oauth_access_token` → `LATCHKEY_OAUTH_ACCESS_TOKEN` (the same mangling as the operator's
+/// `LATCHKEY_OAUTH_<SLUG>_…` settings).
 fn variable(field: &str) -> String {
-    let upper: String = field
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("LATCHKEY_{upper}")
+    format!("LATCHKEY_{}", latchkey_server::config::env_slug(field))
 }
 
 pub(crate) async fn run(args: ExecArgs) -> anyhow::Result<()> {

@@ -10,18 +10,7 @@ async fn audit_verify_detects_an_edited_or_deleted_event() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pw = password_file(dir.path());
-    let init = run_json(
-        &data,
-        &[],
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&data, &[], &pw);
     let key = init["api_key"].as_str().unwrap();
     let server = Server::start(&data, &[]).await;
     let (status, created) = server

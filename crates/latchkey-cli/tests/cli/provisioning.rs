@@ -196,18 +196,7 @@ async fn imported_legacy_accounts_are_shared_and_their_credentials_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pw = password_file(dir.path());
-    let init = run_json(
-        &data,
-        &[],
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&data, &[], &pw);
     let key = init["api_key"].as_str().unwrap();
     let file = dir.path().join("import.jsonl");
     // A bad line (an unknown app) imports nothing, and the error never echoes a secret.
@@ -297,18 +286,7 @@ async fn exec_runs_a_command_with_the_accounts_credentials_under_the_access_rule
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pw = password_file(dir.path());
-    let init = run_json(
-        &data,
-        &[],
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&data, &[], &pw);
     let key = init["api_key"].as_str().unwrap().to_owned();
     let bob = run_json(
         &data,

@@ -7,15 +7,42 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// Connects the operator app `peer` through `server` in a fresh headless browser; returns the
+/// account id.
+async fn connect_peer(server: &Server, key: &str, public: &str) -> String {
+    use latchkey_test_db::oidc_peer::{browser, follow_to_callback};
+
+    let (status, body) = server
+        .call(
+            reqwest::Method::POST,
+            "/v1/accounts/connect",
+            key,
+            Some(json!({"app": "peer"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let browser = browser();
+    let start = body["data"]["authorize_url"].as_str().unwrap();
+    let callback = follow_to_callback(&browser, start, &format!("{public}/oauth/callback")).await;
+    let page = browser.get(callback).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    page.split("data-account-id=\"")
+        .nth(1)
+        .expect("a success page")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// Three servers on one PostgreSQL, 100 concurrent credential reads of an expired OAuth account
 /// spread over them: exactly one refresh reaches the provider. The peer rotates refresh tokens
 /// and revokes the whole grant if a rotated-out one is ever presented, so any race would show
 /// as a dead account.
 #[tokio::test]
 async fn three_instances_refresh_an_expired_account_exactly_once() {
-    use latchkey_test_db::oidc_peer::{
-        browser, follow_to_callback, OidcPeer, CLIENT_ID, CLIENT_SECRET,
-    };
+    use latchkey_test_db::oidc_peer::{OidcPeer, CLIENT_ID, CLIENT_SECRET};
 
     let Some(db) = TestDb::postgres().await else {
         eprintln!("LATCHKEY_TEST_POSTGRES_URL not set: skipping the multi-instance refresh test");
@@ -41,18 +68,7 @@ async fn three_instances_refresh_an_expired_account_exactly_once() {
         ("LATCHKEY_EGRESS_ALLOW", "127.0.0.0/8"),
         ("LATCHKEY_PUBLIC_URL", public.as_str()),
     ];
-    let init = run_json(
-        &dir.path().join("a"),
-        &env,
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&dir.path().join("a"), &env, &pw);
     let key = init["api_key"].as_str().unwrap().to_owned();
     // The peer is an operator app (a file in each instance's data dir): operator clients are
     // only ever handed to global apps.
@@ -62,34 +78,7 @@ async fn three_instances_refresh_an_expired_account_exactly_once() {
         peer.write_app_file(&data_dir);
         servers.push(Server::start_on(&data_dir, &env, *port).await);
     }
-    let (status, body) = servers[0]
-        .call(
-            reqwest::Method::POST,
-            "/v1/accounts/connect",
-            &key,
-            Some(json!({"app": "peer"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let browser = browser();
-    let start = body["data"]["authorize_url"].as_str().unwrap();
-    let callback = follow_to_callback(&browser, start, &format!("{public}/oauth/callback")).await;
-    let page = browser
-        .get(callback)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let id = page
-        .split("data-account-id=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = connect_peer(&servers[0], &key, &public).await;
 
     // Let the 3-second token come within its margin (half its lifetime).
     tokio::time::sleep(Duration::from_millis(1800)).await;
@@ -137,7 +126,7 @@ async fn three_instances_refresh_an_expired_account_exactly_once() {
 #[tokio::test]
 async fn a_server_killed_mid_refresh_leaves_an_account_that_still_refreshes() {
     use latchkey_test_db::{
-        oidc_peer::{browser, follow_to_callback, OidcPeer, CLIENT_ID, CLIENT_SECRET},
+        oidc_peer::{OidcPeer, CLIENT_ID, CLIENT_SECRET},
         token_relay::{RelayMode, TokenRelay},
     };
 
@@ -172,43 +161,10 @@ async fn a_server_killed_mid_refresh_leaves_an_account_that_still_refreshes() {
         ("LATCHKEY_PUBLIC_URL", public.as_str()),
         ("LATCHKEY_OUTBOUND_TIMEOUT_SECONDS", "2"),
     ];
-    let init = run_json(
-        &data_dir,
-        &env,
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&data_dir, &env, &pw);
     let key = init["api_key"].as_str().unwrap().to_owned();
     let server = Server::start_on(&data_dir, &env, port).await;
-    let (status, body) = server
-        .call(
-            reqwest::Method::POST,
-            "/v1/accounts/connect",
-            &key,
-            Some(json!({"app": "peer"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let browser = browser();
-    let start = body["data"]["authorize_url"].as_str().unwrap();
-    let callback = follow_to_callback(&browser, start, &format!("{public}/oauth/callback")).await;
-    let page = browser.get(callback).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
-    let id = page
-        .split("data-account-id=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = connect_peer(&server, &key, &public).await;
     let path = format!("/v1/accounts/{id}?include_credentials=1");
     let (_, before) = server.call(reqwest::Method::GET, &path, &key, None).await;
     let before = before["data"]["credentials"]["oauth_access_token"]

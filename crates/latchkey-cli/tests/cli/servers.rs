@@ -12,18 +12,7 @@ async fn restarts_keep_data_and_a_different_master_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pw = password_file(dir.path());
-    let init = run_json(
-        &data,
-        &[],
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&data, &[], &pw);
     let key = init["api_key"].as_str().unwrap().to_owned();
 
     let server = Server::start(&data, &[]).await;
@@ -117,18 +106,7 @@ async fn two_servers_on_one_postgres_serve_the_same_accounts() {
     ];
     let a_dir = dir.path().join("a");
     let b_dir = dir.path().join("b");
-    let init = run_json(
-        &a_dir,
-        &env,
-        &[
-            "init",
-            "--email",
-            "ada@example.com",
-            "--password-file",
-            &pw,
-            "--json",
-        ],
-    );
+    let init = init_ada(&a_dir, &env, &pw);
     let key = init["api_key"].as_str().unwrap().to_owned();
     let (a, b) = (
         Server::start(&a_dir, &env).await,

@@ -151,3 +151,20 @@ pub fn password_file(dir: &Path) -> String {
     std::fs::write(&path, "correct horse battery\n").unwrap();
     path.display().to_string()
 }
+
+/// `latchkey init` for ada@example.com (the first workspace and its owner) in `data_dir`;
+/// returns its `--json` output.
+pub fn init_ada(data_dir: &Path, env: &[(&str, &str)], password_file: &str) -> Value {
+    run_json(
+        data_dir,
+        env,
+        &[
+            "init",
+            "--email",
+            "ada@example.com",
+            "--password-file",
+            password_file,
+            "--json",
+        ],
+    )
+}

@@ -53,6 +53,15 @@ pub(crate) struct StepPatchBody {
     accounts: Option<BTreeMap<String, String>>,
 }
 
+/// A trigger event: the JSON body, or `null` when there is none.
+fn trigger_event(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("the body must be JSON (the trigger event)"))
+}
+
 fn hook_url(state: &AppState, id: &str) -> String {
     format!("{}/hooks/{id}", state.config.public_base_url())
 }
@@ -86,12 +95,7 @@ pub(crate) async fn hook(
     let nostore = headers
         .get("x-latchkey-nostore")
         .is_some_and(|v| v.as_bytes() == b"1" || v.as_bytes().eq_ignore_ascii_case(b"true"));
-    let event = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|_| ApiError::bad_request("the body must be JSON (the trigger event)"))?
-    };
+    let event = trigger_event(&body)?;
     let run = run::run_from_hook(&state, &id, secret, event, nostore).await?;
     Ok(Json(json!({"data": run_view(&run)})))
 }
@@ -246,12 +250,7 @@ pub(crate) async fn run_workflow(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let event = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|_| ApiError::bad_request("the body must be JSON (the trigger event)"))?
-    };
+    let event = trigger_event(&body)?;
     let run = run::run_workflow(&state, &caller, &id, event).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": run_view(&run)}))))
 }

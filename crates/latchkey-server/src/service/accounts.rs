@@ -288,6 +288,43 @@ pub async fn members(ctx: &App, workspace_id: &str) -> Result<Arc<Vec<Member>>, 
     Ok(members)
 }
 
+/// T-08: records every credential read among `items` in one append before any of them leaves;
+/// no record, no secret.
+async fn record_reads(
+    ctx: &App,
+    caller: &Caller,
+    items: &[AccountDetails],
+) -> Result<(), ServiceError> {
+    let actor = caller.actor();
+    let events: Vec<_> = items
+        .iter()
+        .filter(|d| d.credentials.is_some())
+        .map(|d| {
+            crate::audit::Auditor::event(
+                &d.account.workspace_id,
+                &actor,
+                "credentials.read",
+                Some(&d.account.id),
+                "allowed",
+                None,
+            )
+        })
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = ctx.audit.record(&*ctx.store, &events).await {
+        tracing::error!(error = %e, "audit log unavailable: credentials withheld");
+        return Err(ServiceError::Unavailable(
+            "the audit log cannot be written, so no credentials are handed out; try again".into(),
+        ));
+    }
+    tracing::info!(count = events.len(), "credentials read");
+    Ok(())
+}
+
+/// The account with its app and, when asked for and allowed, its fresh credentials. Callers
+/// that return credentials pass the result through [`record_reads`] first.
 async fn details(
     ctx: &App,
     caller: &Caller,
@@ -302,23 +339,6 @@ async fn details(
     let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
         // Whoever asks for credentials gets a token valid for at least the margin (F3).
         account = oauth::refresh::ensure_fresh(ctx, app.as_ref(), account).await?;
-        // T-08: recorded before the secret leaves; no record, no secret.
-        let event = crate::audit::Auditor::event(
-            &account.workspace_id,
-            &caller.actor(),
-            "credentials.read",
-            Some(&account.id),
-            "allowed",
-            None,
-        );
-        if let Err(e) = ctx.audit.record(&*ctx.store, &[event]).await {
-            tracing::error!(account.id = %account.id, error = %e, "audit log unavailable: credentials withheld");
-            return Err(ServiceError::Unavailable(
-                "the audit log cannot be written, so no credentials are handed out; try again"
-                    .into(),
-            ));
-        }
-        tracing::info!(account.id = %account.id, "credentials read");
         let credentials = open_credentials(ctx, &account).await?;
         // SECURITY.md decision 3: the refresh token of an account on the operator's client
         // never leaves Latchkey.
@@ -363,7 +383,9 @@ pub async fn get(
         }
         return Err(refused);
     }
-    details(ctx, caller, account, with_credentials).await
+    let details = details(ctx, caller, account, with_credentials).await?;
+    record_reads(ctx, caller, std::slice::from_ref(&details)).await?;
+    Ok(details)
 }
 
 /// Listing parameters.
@@ -446,6 +468,7 @@ pub async fn list(
         item.workflows = Some(workflows);
         items.push(item);
     }
+    record_reads(ctx, caller, &items).await?;
     Ok(Page {
         items,
         total_count: page.total_count,

@@ -101,6 +101,7 @@ pub async fn set(
             )
             .into());
         }
+        chosen.sort();
     } else if !member_ids.is_empty() {
         return Err(ValidationError::new("member_ids", "is only allowed with mode members").into());
     }
@@ -124,6 +125,9 @@ pub async fn set(
         )
         .await;
     tracing::info!(account.id = %account_id, mode = mode.as_str(), members = chosen.len(), "account access changed");
-    let account = accounts::load_fresh(ctx, caller, account_id).await?;
-    Ok(access_of(&account))
+    // What was just written (in the order `GET` lists it); no need to read it back.
+    Ok(Access {
+        mode,
+        member_ids: chosen,
+    })
 }

@@ -7,7 +7,22 @@ use latchkey_test_db::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::oauth::{account_id_from, app_with_peer, connect, credentials};
+use crate::{
+    helpers::{Member, TestApp},
+    oauth::{account_id_from, app_with_peer, connect, credentials},
+};
+
+/// Connects a `peer` account for `member`; returns its id and current access token.
+async fn connect_peer(t: &TestApp, member: &Member) -> (String, String) {
+    let (status, page, _) = connect(t, member, json!({"app": "peer"})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = account_id_from(&page);
+    let token = credentials(t, member, &id).await["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, token)
+}
 
 #[tokio::test]
 async fn a_member_tests_a_step_using_an_admins_private_account_without_seeing_it() {
@@ -15,13 +30,7 @@ async fn a_member_tests_a_step_using_an_admins_private_account_without_seeing_it
         let (t, _peer) = app_with_peer(db, &[]).await;
         let admin = t.workspace("acme").await;
         let bob = t.member(&admin, "bob@acme.test", Role::Member).await;
-        let (status, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        let private = account_id_from(&page);
-        let token = credentials(&t, &admin, &private).await["credentials"]["oauth_access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (private, token) = connect_peer(&t, &admin).await;
 
         let (status, wf) = t
             .post("/v1/workflows", &admin.key, json!({"name": "Who am I"}))
@@ -270,12 +279,7 @@ async fn legacy_workflows_only_take_accounts_shared_with_everyone_and_input_is_c
 async fn code_steps_in_node_python_and_bash_use_credentials_that_never_show() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[]).await;
     let admin = t.workspace("acme").await;
-    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
-    let account = account_id_from(&page);
-    let token = credentials(&t, &admin, &account).await["credentials"]["oauth_access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (account, token) = connect_peer(&t, &admin).await;
     let (_, wf) = t
         .post("/v1/workflows", &admin.key, json!({"name": "Code"}))
         .await;
@@ -402,12 +406,7 @@ async fn environment_variables_reach_steps_and_secret_ones_never_come_back() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[]).await;
     let admin = t.workspace("acme").await;
     let bob = t.member(&admin, "bob@acme.test", Role::Member).await;
-    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
-    let account = account_id_from(&page);
-    let token = credentials(&t, &admin, &account).await["credentials"]["oauth_access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, token) = connect_peer(&t, &admin).await;
     let put = |name: &str, body: Value, key: &str| {
         let (t, path, key) = (&t, format!("/v1/env/{name}"), key.to_owned());
         async move { t.request(Method::PUT, &path, Some(&key), Some(body)).await }
@@ -491,12 +490,7 @@ async fn a_hook_runs_a_step_with_external_credentials_that_are_never_stored() {
     let admin = t.workspace("acme").await;
     // The token comes from somewhere else (a secret store read by the caller): connect once to
     // get a real one, then use it only through the trigger.
-    let (_, page, _) = connect(&t, &admin, json!({"app": "peer"})).await;
-    let account = account_id_from(&page);
-    let token = credentials(&t, &admin, &account).await["credentials"]["oauth_access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, token) = connect_peer(&t, &admin).await;
     let (status, wf) = t
         .post("/v1/workflows", &admin.key, json!({"name": "Hooked"}))
         .await;

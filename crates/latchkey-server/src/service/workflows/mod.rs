@@ -120,15 +120,41 @@ pub(crate) async fn load(ctx: &App, caller: &Caller, id: &str) -> Result<Workflo
         .ok_or(ServiceError::NotFound("workflow"))
 }
 
-/// The caller's verdict on a step: editable, or why not.
-async fn step_view(ctx: &App, caller: &Caller, step: Step) -> Result<StepView, ServiceError> {
-    let mut blocked = Vec::new();
-    for (prop, account_id) in &step.accounts {
+/// Whether the caller may modify steps using each account, asked of the store once per
+/// account however many steps use it.
+#[derive(Default)]
+struct Usable(BTreeMap<String, bool>);
+
+impl Usable {
+    async fn check(
+        &mut self,
+        ctx: &App,
+        caller: &Caller,
+        account_id: &str,
+    ) -> Result<bool, ServiceError> {
+        if let Some(known) = self.0.get(account_id) {
+            return Ok(*known);
+        }
         let account = ctx
             .store
             .get_account(caller.workspace_id(), account_id)
             .await?;
-        if !account.is_some_and(|a| caller.may(&a, Operation::ModifyStep)) {
+        let usable = account.is_some_and(|a| caller.may(&a, Operation::ModifyStep));
+        self.0.insert(account_id.to_owned(), usable);
+        Ok(usable)
+    }
+}
+
+/// The caller's verdict on a step: editable, or why not.
+async fn step_view(
+    ctx: &App,
+    caller: &Caller,
+    step: Step,
+    usable: &mut Usable,
+) -> Result<StepView, ServiceError> {
+    let mut blocked = Vec::new();
+    for (prop, account_id) in &step.accounts {
+        if !usable.check(ctx, caller, account_id).await? {
             blocked.push(prop.clone());
         }
     }
@@ -157,7 +183,7 @@ pub async fn get(ctx: &App, caller: &Caller, id: &str) -> Result<WorkflowView, S
         .list_steps(caller.workspace_id(), &workflow.id)
         .await?
     {
-        steps.push(step_view(ctx, caller, step).await?);
+        steps.push(step_view(ctx, caller, step, &mut Usable::default()).await?);
     }
     Ok(WorkflowView { workflow, steps })
 }
@@ -245,7 +271,7 @@ pub async fn add_step(
         updated_at: now,
     };
     ctx.store.insert_step(&step).await?;
-    step_view(ctx, caller, step).await
+    step_view(ctx, caller, step, &mut Usable::default()).await
 }
 
 /// Changes to a step (absent fields stay).
@@ -280,7 +306,7 @@ pub async fn patch_step(
         .into_iter()
         .find(|s| s.id == step_id)
         .ok_or(ServiceError::NotFound("step"))?;
-    let current = step_view(ctx, caller, step.clone()).await?;
+    let current = step_view(ctx, caller, step.clone(), &mut Usable::default()).await?;
     let only_switching = patch.name.is_none() && patch.props.is_none() && patch.accounts.is_some();
     if !current.editable && !only_switching {
         return Err(ServiceError::Forbidden(format!(
@@ -315,5 +341,5 @@ pub async fn patch_step(
     }
     step.updated_at = clock::now_ms();
     ctx.store.update_step(&step).await?;
-    step_view(ctx, caller, step).await
+    step_view(ctx, caller, step, &mut Usable::default()).await
 }
