@@ -20,6 +20,10 @@ pub const API_KEY: &str = "key_";
 pub const API_CLIENT: &str = "lkc_";
 /// App request ids: `areq_…`.
 pub const APP_REQUEST: &str = "areq_";
+/// Connect project ids: `proj_…`.
+pub const PROJECT: &str = "proj_";
+/// Connect end-user ids: `exu_…`.
+pub const EXTERNAL_USER: &str = "exu_";
 
 /// Length of the random part: 20 base62 characters carry about 119 bits, plenty for ids that are
 /// not secrets but must never collide.

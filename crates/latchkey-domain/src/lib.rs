@@ -3,6 +3,7 @@
 pub mod access;
 pub mod account;
 pub mod app;
+pub mod connect;
 pub mod error;
 pub mod ids;
 pub mod role;

@@ -17,14 +17,14 @@ pub fn is_valid_cursor(cursor: &str) -> bool {
     sql::cursor::decode(cursor).is_some()
 }
 pub use store::{
-    AccountStore, AppStore, AuditLink, AuditStore, AuthStore, MetaStore, OAuthClientStore,
-    OAuthStore, Store, WorkflowStore, WorkspaceStore,
+    AccountStore, AppStore, AuditLink, AuditStore, AuthStore, ConnectStore, MetaStore,
+    OAuthClientStore, OAuthStore, Store, WorkflowStore, WorkspaceStore,
 };
 
 /// The storage traits, for code that calls methods on a `dyn Store`.
 pub mod prelude {
     pub use crate::store::{
-        AccountStore, AppStore, AuditStore, AuthStore, MetaStore, OAuthClientStore, OAuthStore,
-        Store, WorkflowStore, WorkspaceStore,
+        AccountStore, AppStore, AuditStore, AuthStore, ConnectStore, MetaStore, OAuthClientStore,
+        OAuthStore, Store, WorkflowStore, WorkspaceStore,
     };
 }

@@ -1,6 +1,6 @@
 //! Rows as the rest of Latchkey sees them. Times are Unix milliseconds.
 
-use latchkey_domain::role::Role;
+use latchkey_domain::{connect::Environment, role::Role};
 
 /// A workspace (team).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +227,87 @@ pub struct Account {
     /// With `Sharing::Members`: the user ids it is shared with (loaded by `get_account` and
     /// `list_accounts`; empty otherwise).
     pub shared_with: Vec<String>,
+    /// Connect accounts: the project end user it belongs to. `None` for workspace accounts.
+    pub connect: Option<ConnectOwner>,
+}
+
+/// The end user a Connect account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOwner {
+    /// `proj_…`
+    pub project_id: String,
+    /// The project environment.
+    pub environment: Environment,
+    /// `exu_…`
+    pub external_user_id: String,
+    /// The product's own id for the end user.
+    pub external_id: String,
+}
+
+/// Which Connect accounts to list.
+#[derive(Debug, Clone)]
+pub struct ConnectFilter {
+    /// `proj_…`
+    pub project_id: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Only this end user (`exu_…`).
+    pub external_user_id: Option<String>,
+    /// Only accounts connected with this OAuth client (`oa_…`).
+    pub oauth_client: Option<String>,
+}
+
+/// A Connect project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// `proj_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Display name (unique in the workspace).
+    pub name: String,
+    /// Shown to end users on the connect page.
+    pub support_email: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// An end user of a project environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalUser {
+    /// `exu_…`
+    pub id: String,
+    /// `proj_…`
+    pub project_id: String,
+    /// Environment.
+    pub environment: Environment,
+    /// The product's id for the user.
+    pub external_id: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A connect token record (the token itself is never stored, only its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectToken {
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// `proj_…`
+    pub project_id: String,
+    /// Environment.
+    pub environment: Environment,
+    /// The end user it is for.
+    pub external_id: String,
+    /// JSON of the creation options (origins, redirects, webhook, scopes, app limits).
+    pub settings_json: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When an account was connected with it (single use).
+    pub used_at: Option<i64>,
 }
 
 impl std::fmt::Debug for Account {
@@ -258,6 +339,8 @@ pub struct AccountQuery {
     pub after: Option<String>,
     /// Page size (1..=100).
     pub limit: u32,
+    /// Connect accounts of a project environment; `None` lists the workspace's own accounts.
+    pub connect: Option<ConnectFilter>,
 }
 
 /// One page of a listing.
@@ -271,6 +354,19 @@ pub struct Page<T> {
     pub start_cursor: Option<String>,
     /// Cursor to continue from; `None` on the last page.
     pub end_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// No items (past the end, or an unreadable cursor).
+    #[must_use]
+    pub fn empty(total_count: i64) -> Self {
+        Self {
+            items: Vec::new(),
+            total_count,
+            start_cursor: None,
+            end_cursor: None,
+        }
+    }
 }
 
 /// New OAuth credentials for an account, after a code exchange or a refresh.

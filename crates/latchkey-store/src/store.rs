@@ -2,13 +2,14 @@
 //! file stays small. Code that holds a `dyn Store` imports `latchkey_store::prelude::*`.
 
 use async_trait::async_trait;
+use latchkey_domain::connect::Environment;
 
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
-        CustomApp, EnvVar, Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow,
-        OAuthUpdate, Page, Principal, RefreshFailure, Run, SealedRecord, Sharing, Step, Workflow,
-        Workspace,
+        ConnectToken, CustomApp, EnvVar, ExternalUser, Member, NewApiKey, NewAuditEvent, NewMember,
+        OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, Project, RefreshFailure, Run,
+        SealedRecord, Sharing, Step, Workflow, Workspace,
     },
     StoreError,
 };
@@ -25,6 +26,7 @@ pub trait Store:
     + OAuthClientStore
     + AuditStore
     + WorkflowStore
+    + ConnectStore
 {
 }
 
@@ -38,6 +40,7 @@ impl<T> Store for T where
         + OAuthClientStore
         + AuditStore
         + WorkflowStore
+        + ConnectStore
 {
 }
 
@@ -420,4 +423,65 @@ pub trait WorkflowStore: Send + Sync + 'static {
         workspace_id: &str,
         account_ids: &[String],
     ) -> Result<Vec<(String, String, String)>, StoreError>;
+}
+
+/// Connect: projects, their end users, connect tokens, and accounts bound to a token.
+#[async_trait]
+pub trait ConnectStore: Send + Sync + 'static {
+    /// Adds a project; [`StoreError::Conflict`] when the workspace has one with that name.
+    async fn insert_project(&self, project: &Project) -> Result<(), StoreError>;
+    /// A project of the workspace.
+    async fn get_project(
+        &self,
+        workspace_id: &str,
+        project_id: &str,
+    ) -> Result<Option<Project>, StoreError>;
+    /// The workspace's projects, oldest first.
+    async fn list_projects(&self, workspace_id: &str) -> Result<Vec<Project>, StoreError>;
+    /// The end user `external_id` of a project environment, created on first sight (with
+    /// `new_id`).
+    async fn upsert_external_user(
+        &self,
+        project_id: &str,
+        environment: Environment,
+        external_id: &str,
+        new_id: &str,
+        now: i64,
+    ) -> Result<ExternalUser, StoreError>;
+    /// The end user `external_id`, if known.
+    async fn find_external_user(
+        &self,
+        project_id: &str,
+        environment: Environment,
+        external_id: &str,
+    ) -> Result<Option<ExternalUser>, StoreError>;
+    /// End users of a project environment, newest first, optionally filtered by a substring.
+    async fn list_external_users(
+        &self,
+        project_id: &str,
+        environment: Environment,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ExternalUser>, StoreError>;
+    /// Deletes an end user and (by cascade) their accounts.
+    async fn delete_external_user(&self, external_user_id: &str) -> Result<(), StoreError>;
+    /// Stores a connect token.
+    async fn insert_connect_token(&self, token: &ConnectToken) -> Result<(), StoreError>;
+    /// A connect token by the hash of the token.
+    async fn get_connect_token(&self, token_hash: &str)
+        -> Result<Option<ConnectToken>, StoreError>;
+    /// Inserts a Connect account and spends the token it was connected with, atomically: a
+    /// token already spent or expired at `now` is [`StoreError::Conflict`] and nothing is saved.
+    async fn insert_account_with_token(
+        &self,
+        account: &Account,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Spends a token without inserting (a reconnect updates the account in place);
+    /// [`StoreError::Conflict`] when it was already spent or has expired.
+    async fn spend_connect_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError>;
+    /// Deletes expired tokens; returns how many.
+    async fn purge_connect_tokens(&self, now: i64) -> Result<u64, StoreError>;
 }

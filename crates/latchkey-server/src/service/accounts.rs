@@ -147,6 +147,7 @@ pub async fn create(
         next_refresh_at: token.next_refresh_at,
         refresh_failures: 0,
         shared_with: Vec::new(),
+        connect: None,
     };
     ctx.store.insert_account(&account).await?;
     caller
@@ -445,6 +446,7 @@ pub async fn list(
             search: params.search,
             after: params.after,
             limit: params.limit,
+            connect: None,
         })
         .await?;
     // The workflows using each account of the page, in one query.

@@ -197,6 +197,7 @@ async fn store(ctx: &App, workspace_id: &str, p: Prepared) -> Result<String, Ser
         next_refresh_at,
         refresh_failures: 0,
         shared_with: Vec::new(),
+        connect: None,
     };
     ctx.store.insert_account(&account).await?;
     Ok(id)

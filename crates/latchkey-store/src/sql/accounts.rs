@@ -13,32 +13,9 @@ use crate::{models::*, store::AccountStore, StoreError};
 #[async_trait]
 impl AccountStore for SqlStore {
     async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ))
-        .bind(&a.id)
-        .bind(&a.workspace_id)
-        .bind(&a.app_slug)
-        .bind(&a.name)
-        .bind(&a.owner_id)
-        .bind(a.sharing.as_str())
-        .bind(a.credentials_ciphertext.clone())
-        .bind(a.key_id)
-        .bind(i64::from(a.healthy))
-        .bind(i64::from(a.dead))
-        .bind(&a.error)
-        .bind(a.authorized_scopes.join(" "))
-        .bind(a.expires_at)
-        .bind(a.created_at)
-        .bind(a.updated_at)
-        .bind(a.version)
-        .bind(&a.oauth_client)
-        .bind(a.last_refreshed_at)
-        .bind(a.next_refresh_at)
-        .bind(a.refresh_failures)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| StoreError::from_sqlx(e, "account"))?;
+        let mut tx = self.pool.begin().await?;
+        Self::insert_account_in(&mut tx, a).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -110,6 +87,23 @@ impl AccountStore for SqlStore {
                  (SELECT 1 FROM account_shares s WHERE s.account_id = accounts.id AND s.user_id = ${n})))",
                 n = params.len()
             ));
+        }
+        match &q.connect {
+            None => filter.push_str(" AND project_id IS NULL"),
+            Some(c) => {
+                params.push(c.project_id.clone());
+                filter.push_str(&format!(" AND project_id = ${}", params.len()));
+                params.push(c.environment.as_str().to_owned());
+                filter.push_str(&format!(" AND environment = ${}", params.len()));
+                if let Some(user) = &c.external_user_id {
+                    params.push(user.clone());
+                    filter.push_str(&format!(" AND external_user_id = ${}", params.len()));
+                }
+                if let Some(client) = &c.oauth_client {
+                    params.push(client.clone());
+                    filter.push_str(&format!(" AND oauth_client = ${}", params.len()));
+                }
+            }
         }
         if let Some(app) = &q.app_slug {
             params.push(app.clone());
@@ -271,6 +265,44 @@ impl AccountStore for SqlStore {
 }
 
 impl SqlStore {
+    /// Inserts an account inside a transaction.
+    pub(crate) async fn insert_account_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        a: &Account,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+        ))
+        .bind(&a.id)
+        .bind(&a.workspace_id)
+        .bind(&a.app_slug)
+        .bind(&a.name)
+        .bind(&a.owner_id)
+        .bind(a.sharing.as_str())
+        .bind(a.credentials_ciphertext.clone())
+        .bind(a.key_id)
+        .bind(i64::from(a.healthy))
+        .bind(i64::from(a.dead))
+        .bind(&a.error)
+        .bind(a.authorized_scopes.join(" "))
+        .bind(a.expires_at)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .bind(a.version)
+        .bind(&a.oauth_client)
+        .bind(a.last_refreshed_at)
+        .bind(a.next_refresh_at)
+        .bind(a.refresh_failures)
+        .bind(a.connect.as_ref().map(|c| c.project_id.as_str()))
+        .bind(a.connect.as_ref().map(|c| c.environment.as_str()))
+        .bind(a.connect.as_ref().map(|c| c.external_user_id.as_str()))
+        .bind(a.connect.as_ref().map(|c| c.external_id.as_str()))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, "account"))?;
+        Ok(())
+    }
+
     /// Fills `shared_with` of the accounts shared with chosen members, in one query.
     async fn load_shares(&self, accounts: &mut [Account]) -> Result<(), StoreError> {
         let ids: Vec<&str> = accounts

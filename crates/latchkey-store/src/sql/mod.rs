@@ -4,6 +4,7 @@ mod accounts;
 mod apps;
 mod audit;
 mod auth;
+mod connect;
 pub(crate) mod cursor;
 mod meta;
 mod oauth;

@@ -1,13 +1,16 @@
 //! Row structs as the database returns them, and their conversion to models.
 
-use latchkey_domain::role::Role;
+use latchkey_domain::{connect::Environment, role::Role};
 
-use crate::models::{Account, ApiClient, AppRequest, CustomApp, Member, Sharing, Workspace};
+use crate::models::{
+    Account, ApiClient, AppRequest, ConnectOwner, ConnectToken, CustomApp, ExternalUser, Member,
+    Project, Sharing, Workspace,
+};
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, workspace_id, app_slug, name, owner_id, sharing, \
     credentials_ciphertext, key_id, healthy, dead, error, authorized_scopes, expires_at, \
     created_at, updated_at, version, oauth_client, last_refreshed_at, next_refresh_at, \
-    refresh_failures";
+    refresh_failures, project_id, environment, external_user_id, external_id";
 
 pub(crate) fn split_scopes(joined: &str) -> Vec<String> {
     joined.split_whitespace().map(str::to_owned).collect()
@@ -150,6 +153,10 @@ pub(crate) struct AccountRow {
     last_refreshed_at: Option<i64>,
     next_refresh_at: Option<i64>,
     refresh_failures: i64,
+    project_id: Option<String>,
+    environment: Option<String>,
+    external_user_id: Option<String>,
+    external_id: Option<String>,
 }
 
 impl From<AccountRow> for Account {
@@ -176,6 +183,105 @@ impl From<AccountRow> for Account {
             next_refresh_at: r.next_refresh_at,
             refresh_failures: r.refresh_failures,
             shared_with: Vec::new(),
+            connect: match (
+                r.project_id,
+                r.environment,
+                r.external_user_id,
+                r.external_id,
+            ) {
+                (
+                    Some(project_id),
+                    Some(environment),
+                    Some(external_user_id),
+                    Some(external_id),
+                ) => {
+                    Some(ConnectOwner {
+                        project_id,
+                        // The column is only ever written from `Environment::as_str`.
+                        environment: Environment::parse(&environment)
+                            .unwrap_or(Environment::Development),
+                        external_user_id,
+                        external_id,
+                    })
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProjectRow {
+    id: String,
+    workspace_id: String,
+    name: String,
+    support_email: Option<String>,
+    created_at: i64,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(r: ProjectRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            name: r.name,
+            support_email: r.support_email,
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn environment(stored: &str) -> Environment {
+    // CHECK constraint on the column; development is the less exposed reading of a bad value.
+    Environment::parse(stored).unwrap_or(Environment::Development)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExternalUserRow {
+    id: String,
+    project_id: String,
+    environment: String,
+    external_id: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<ExternalUserRow> for ExternalUser {
+    fn from(r: ExternalUserRow) -> Self {
+        Self {
+            id: r.id,
+            project_id: r.project_id,
+            environment: environment(&r.environment),
+            external_id: r.external_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConnectTokenRow {
+    token_hash: String,
+    project_id: String,
+    environment: String,
+    external_id: String,
+    settings: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<ConnectTokenRow> for ConnectToken {
+    fn from(r: ConnectTokenRow) -> Self {
+        Self {
+            token_hash: r.token_hash,
+            project_id: r.project_id,
+            environment: environment(&r.environment),
+            external_id: r.external_id,
+            settings_json: r.settings,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
         }
     }
 }

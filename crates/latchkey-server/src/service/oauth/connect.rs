@@ -604,6 +604,7 @@ pub(super) async fn store_connected(
                 next_refresh_at: update.next_refresh_at,
                 refresh_failures: 0,
                 shared_with: Vec::new(),
+                connect: None,
             })
             .await
     };

@@ -12,7 +12,9 @@ use latchkey_store::{
 };
 use latchkey_test_db::TestDb;
 
-async fn on_every_backend<F, Fut>(test: F)
+mod connect;
+
+pub(crate) async fn on_every_backend<F, Fut>(test: F)
 where
     F: Fn(SqlStore, &'static str) -> Fut,
     Fut: Future<Output = ()>,
@@ -41,7 +43,7 @@ fn member(email: &str, role: Role, key_hash: &str) -> NewMember {
     }
 }
 
-async fn workspace(store: &SqlStore, name: &str) -> (Workspace, String) {
+pub(crate) async fn workspace(store: &SqlStore, name: &str) -> (Workspace, String) {
     let ws = Workspace {
         id: ids::generate(ids::WORKSPACE),
         name: name.into(),
@@ -61,7 +63,7 @@ async fn workspace(store: &SqlStore, name: &str) -> (Workspace, String) {
     (ws, owner)
 }
 
-fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Account {
+pub(crate) fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Account {
     Account {
         id: ids::generate(ids::ACCOUNT),
         workspace_id: ws.into(),
@@ -88,6 +90,7 @@ fn account(ws: &str, owner: Option<&str>, name: &str, created_at: i64) -> Accoun
         next_refresh_at: None,
         refresh_failures: 0,
         shared_with: Vec::new(),
+        connect: None,
     }
 }
 
