@@ -12,7 +12,7 @@ use axum::{
     http::{header, HeaderName, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 use tower::ServiceBuilder;
@@ -26,8 +26,8 @@ use tower_http::{
 
 use crate::{
     controllers::{
-        accounts, apps, audit, env_vars, oauth_apps, oauth_pages, oauth_token, ops, sharing,
-        workflows,
+        accounts, apps, audit, connect, env_vars, oauth_apps, oauth_pages, oauth_token, ops,
+        sharing, workflows,
     },
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
@@ -92,6 +92,44 @@ pub fn build_router(app: Arc<App>) -> Router {
             "/accounts/{id}/access",
             get(sharing::get_access).put(sharing::put_access),
         )
+        .route(
+            "/connect/projects",
+            get(connect::projects::list).post(connect::projects::create),
+        )
+        .route("/connect/apps", get(connect::apps::list))
+        .route("/connect/apps/{app_id}", get(connect::apps::get))
+        .route(
+            "/connect/app_categories",
+            get(connect::apps::list_categories),
+        )
+        .route(
+            "/connect/app_categories/{id}",
+            get(connect::apps::get_category),
+        )
+        .route(
+            "/connect/tokens/{token}/validate",
+            get(connect::tokens::validate),
+        )
+        .route(
+            "/connect/{project_id}/tokens",
+            post(connect::tokens::create),
+        )
+        .merge(connect_account_routes("/connect/{project_id}"))
+        // The browser SDK's routes: the project comes from the connect token.
+        .merge(connect_account_routes("/connect"))
+        .route(
+            "/connect/{project_id}/apps/{app_id}/accounts",
+            delete(connect::accounts::delete_by_app),
+        )
+        .route(
+            "/connect/{project_id}/accounts/app/{app_id}",
+            delete(connect::accounts::delete_by_app),
+        )
+        .route("/connect/{project_id}/users", get(connect::users::list))
+        .route(
+            "/connect/{project_id}/users/{external_user_id}",
+            delete(connect::users::delete),
+        )
         .route("/apps", get(apps::list_apps).post(apps::create_app))
         .route("/apps/{id}", get(apps::get_app))
         .route(
@@ -150,6 +188,23 @@ pub fn build_router(app: Arc<App>) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
         )
         .with_state(state)
+}
+
+/// The Connect account routes under `prefix` (with or without a project id).
+fn connect_account_routes(prefix: &str) -> Router<AppState> {
+    Router::new()
+        .route(
+            &format!("{prefix}/accounts"),
+            get(connect::accounts::list).post(connect::accounts::create),
+        )
+        .route(
+            &format!("{prefix}/accounts/{{account_id}}"),
+            get(connect::accounts::get).delete(connect::accounts::delete),
+        )
+        .route(
+            &format!("{prefix}/users/{{external_user_id}}/accounts"),
+            get(connect::accounts::list_of_user),
+        )
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique across instances without a

@@ -113,8 +113,12 @@ pub(crate) struct AccountView<'a> {
     dead: bool,
     error: Option<&'a str>,
     app: AppRef<'a>,
-    owner: Option<OwnerView<'a>>,
-    sharing: &'static str,
+    /// Workspace accounts only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Option<OwnerView<'a>>>,
+    /// Workspace accounts only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sharing: Option<&'static str>,
     authorized_scopes: &'a [String],
     created_at: String,
     updated_at: String,
@@ -171,13 +175,13 @@ pub(crate) fn account<'a>(details: &'a AccountDetails, members: &'a [Member]) ->
     AccountView {
         id: &a.id,
         name: &a.name,
-        external_id: None,
+        external_id: a.connect.as_ref().map(|c| c.external_id.as_str()),
         healthy: a.healthy,
         dead: a.dead,
         error: a.error.as_deref(),
         app,
-        owner,
-        sharing: a.sharing.as_str(),
+        owner: a.connect.is_none().then_some(owner),
+        sharing: a.connect.is_none().then(|| a.sharing.as_str()),
         authorized_scopes: &a.authorized_scopes,
         created_at: clock::iso(a.created_at),
         updated_at: clock::iso(a.updated_at),

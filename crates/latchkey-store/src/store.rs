@@ -436,6 +436,8 @@ pub trait ConnectStore: Send + Sync + 'static {
         workspace_id: &str,
         project_id: &str,
     ) -> Result<Option<Project>, StoreError>;
+    /// A project by id alone (for a connect token, which names no workspace).
+    async fn get_project_by_id(&self, project_id: &str) -> Result<Option<Project>, StoreError>;
     /// The workspace's projects, oldest first.
     async fn list_projects(&self, workspace_id: &str) -> Result<Vec<Project>, StoreError>;
     /// The end user `external_id` of a project environment, created on first sight (with

@@ -76,7 +76,41 @@ pub async fn create(
 ) -> Result<(AccountDetails, CheckResult), ServiceError> {
     caller.require_scope("accounts:write")?;
     let owner = caller.require_member()?.to_owned();
-    let workspace_id = caller.workspace_id().to_owned();
+    let (mut account, app, check) = prepare_key_account(ctx, caller.workspace_id(), input).await?;
+    account.owner_id = Some(owner);
+    ctx.store.insert_account(&account).await?;
+    caller
+        .audit(
+            ctx,
+            "account.connect",
+            Some(&account.id),
+            "allowed",
+            Some(serde_json::json!({"app": account.app_slug})),
+        )
+        .await;
+    tracing::info!(account.id = %account.id, app = %account.app_slug, check = check.status, "account connected");
+    Ok((
+        AccountDetails {
+            account,
+            app: Some(app),
+            credentials: None,
+            workflows: None,
+        },
+        check,
+    ))
+}
+
+/// Validates a key-based (or client-credentials) connection, runs the app's check or gets
+/// the first token, and seals the credentials: an account ready to insert, with no owner yet.
+///
+/// # Errors
+/// Bad input (400).
+pub(crate) async fn prepare_key_account(
+    ctx: &App,
+    workspace_id: &str,
+    input: NewAccount,
+) -> Result<(Account, CatalogApp, CheckResult), ServiceError> {
+    let workspace_id = workspace_id.to_owned();
     let app = resolve_app(ctx, &workspace_id, &input.app).await?;
     let def = &app.definition;
     let client_credentials_oauth = match (def.auth_type, def.oauth.as_ref()) {
@@ -130,7 +164,7 @@ pub async fn create(
         workspace_id,
         app_slug: def.name_slug.clone(),
         name,
-        owner_id: Some(owner),
+        owner_id: None,
         sharing: Sharing::Private,
         credentials_ciphertext: ciphertext,
         key_id,
@@ -149,26 +183,7 @@ pub async fn create(
         shared_with: Vec::new(),
         connect: None,
     };
-    ctx.store.insert_account(&account).await?;
-    caller
-        .audit(
-            ctx,
-            "account.connect",
-            Some(&account.id),
-            "allowed",
-            Some(serde_json::json!({"app": account.app_slug})),
-        )
-        .await;
-    tracing::info!(account.id = %account.id, app = %account.app_slug, check = check.status, "account connected");
-    Ok((
-        AccountDetails {
-            account,
-            app: Some(app),
-            credentials: None,
-            workflows: None,
-        },
-        check,
-    ))
+    Ok((account, app, check))
 }
 
 /// Token bookkeeping of a client-credentials account.
@@ -229,7 +244,11 @@ async fn fetch_client_token(
 
 /// Loads an account for reading; a cached row may be up to the cache TTL old.
 async fn load(ctx: &App, caller: &Caller, account_id: &str) -> Result<Account, ServiceError> {
-    if let Some(cached) = ctx.caches.account(caller.workspace_id(), account_id) {
+    if let Some(cached) = ctx
+        .caches
+        .account(caller.workspace_id(), account_id)
+        .filter(|c| c.account.connect.is_none())
+    {
         return Ok(cached.account.clone());
     }
     load_fresh(ctx, caller, account_id).await
@@ -249,6 +268,8 @@ pub(crate) async fn load_fresh(
         .store
         .get_account(caller.workspace_id(), account_id)
         .await?
+        // Connect accounts belong to a project's end users: not the workspace API's business.
+        .filter(|a| a.connect.is_none())
         .ok_or(ServiceError::NotFound("account"))?;
     ctx.caches.put_account(CachedAccount {
         account: account.clone(),
@@ -258,7 +279,10 @@ pub(crate) async fn load_fresh(
 }
 
 /// Decrypts an account's credentials, reusing those cached for the same row version.
-async fn open_credentials(ctx: &App, account: &Account) -> Result<Credentials, ServiceError> {
+pub(crate) async fn open_credentials(
+    ctx: &App,
+    account: &Account,
+) -> Result<Credentials, ServiceError> {
     if let Some(cached) = ctx.caches.account(&account.workspace_id, &account.id) {
         if let (Some(credentials), true) = (
             &cached.credentials,
@@ -296,14 +320,22 @@ async fn record_reads(
     caller: &Caller,
     items: &[AccountDetails],
 ) -> Result<(), ServiceError> {
-    let actor = caller.actor();
+    record_reads_by(ctx, &caller.actor(), items).await
+}
+
+/// [`record_reads`] for any actor (Connect callers too).
+pub(crate) async fn record_reads_by(
+    ctx: &App,
+    actor: &crate::audit::Actor,
+    items: &[AccountDetails],
+) -> Result<(), ServiceError> {
     let events: Vec<_> = items
         .iter()
         .filter(|d| d.credentials.is_some())
         .map(|d| {
             crate::audit::Auditor::event(
                 &d.account.workspace_id,
-                &actor,
+                actor,
                 "credentials.read",
                 Some(&d.account.id),
                 "allowed",
@@ -332,12 +364,23 @@ async fn details(
     account: Account,
     with_credentials: bool,
 ) -> Result<AccountDetails, ServiceError> {
+    let allowed = with_credentials && caller.may(&account, Operation::ReadCredentials);
+    expand(ctx, account, allowed).await
+}
+
+/// The account with its app and, when `with_credentials`, its fresh credentials; the caller
+/// decided that they may be read.
+pub(crate) async fn expand(
+    ctx: &App,
+    account: Account,
+    with_credentials: bool,
+) -> Result<AccountDetails, ServiceError> {
     let app = ctx
         .catalog
         .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)
         .await?;
     let mut account = account;
-    let credentials = if with_credentials && caller.may(&account, Operation::ReadCredentials) {
+    let credentials = if with_credentials {
         // Whoever asks for credentials gets a token valid for at least the margin (F3).
         account = oauth::refresh::ensure_fresh(ctx, app.as_ref(), account).await?;
         let credentials = open_credentials(ctx, &account).await?;
@@ -558,7 +601,7 @@ impl Revocation {
 
 /// Revokes an OAuth account's grant at the provider, best effort: revoking the refresh token
 /// ends the whole grant at providers that implement RFC 7009 properly.
-async fn revoke_at_provider(ctx: &App, account: &Account) -> Revocation {
+pub(crate) async fn revoke_at_provider(ctx: &App, account: &Account) -> Revocation {
     let Ok(Some(app)) = ctx
         .catalog
         .resolve(&*ctx.store, &account.workspace_id, &account.app_slug)

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod apps;
 pub mod audit_log;
+pub mod connect;
 pub mod env_vars;
 pub mod import;
 pub mod oauth;

@@ -124,6 +124,7 @@ async fn account(t: &TestApp, people: &People, kind: Kind) -> String {
             next_refresh_at: None,
             refresh_failures: 0,
             shared_with: vec![],
+            connect: None,
         })
         .await
         .unwrap();

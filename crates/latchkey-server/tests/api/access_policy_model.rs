@@ -161,6 +161,7 @@ async fn world(t: TestApp, case: usize) -> World {
                 next_refresh_at: None,
                 refresh_failures: 0,
                 shared_with: vec![],
+                connect: None,
             })
             .await
             .unwrap();

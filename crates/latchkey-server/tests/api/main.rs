@@ -8,6 +8,7 @@ mod apps;
 mod at_rest;
 mod audit;
 mod auth;
+mod connect;
 mod errors;
 mod helpers;
 mod oauth;

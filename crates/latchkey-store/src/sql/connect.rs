@@ -68,6 +68,16 @@ impl ConnectStore for SqlStore {
         .map(Into::into))
     }
 
+    async fn get_project_by_id(&self, project_id: &str) -> Result<Option<Project>, StoreError> {
+        Ok(sqlx::query_as::<_, ProjectRow>(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Into::into))
+    }
+
     async fn list_projects(&self, workspace_id: &str) -> Result<Vec<Project>, StoreError> {
         Ok(sqlx::query_as::<_, ProjectRow>(&format!(
             "SELECT {PROJECT_COLUMNS} FROM projects WHERE workspace_id = $1 ORDER BY created_at, id"
