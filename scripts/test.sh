@@ -20,6 +20,8 @@ echo "==> installing the OAuth test peer (oidc-provider, tests/peers/oidc)"
 npm ci --prefix tests/peers/oidc --no-audit --no-fund --loglevel=error
 echo "==> installing the quirky OAuth 2 peer (oauth2-mock-server, tests/peers/mock)"
 npm ci --prefix tests/peers/mock --no-audit --no-fund --loglevel=error
+echo "==> installing the official client SDK (@pipedream/sdk, tests/peers/sdk)"
+npm ci --prefix tests/peers/sdk --no-audit --no-fund --loglevel=error
 
 echo "==> installing the OAuth 1.0a test peer (oauthlib, tests/peers/oauth1)"
 if [ ! -x tests/peers/oauth1/.venv/bin/python ]; then

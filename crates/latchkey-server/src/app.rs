@@ -29,6 +29,8 @@ pub struct App {
     /// The audit log's writer.
     pub audit: crate::audit::Auditor,
     pub(crate) metrics: Metrics,
+    /// The proxy's per-project request counters.
+    pub(crate) proxy_limits: crate::proxy::RateLimiter,
     me: std::sync::Weak<App>,
 }
 
@@ -200,6 +202,7 @@ impl App {
             caches,
             audit,
             metrics: Metrics::new(),
+            proxy_limits: crate::proxy::RateLimiter::default(),
             me: me.clone(),
         }))
     }

@@ -19,6 +19,7 @@
 //! | `egress_proxy` | `LATCHKEY_EGRESS_PROXY` | none (HTTP CONNECT proxy for all outbound traffic) |
 //! | `egress_bind` | `LATCHKEY_EGRESS_BIND` | none (local source address) |
 //! | `cache_ttl_ms` | `LATCHKEY_CACHE_TTL_MS` | `2000` (0 disables the read caches) |
+//! | `proxy_rate_limit` | `LATCHKEY_PROXY_RATE_LIMIT` | `1000` proxied requests per 5 minutes per project or workspace (0: unlimited) |
 //!
 //! The file is `--config`, or `LATCHKEY_CONFIG`, or `<data dir>/latchkey.toml` if it exists.
 
@@ -74,6 +75,9 @@ pub struct Config {
     pub refresh_concurrency: u32,
     /// Lifetime of read-cache entries (see `cache.rs`); 0 disables the caches.
     pub cache_ttl_ms: u64,
+    /// Proxied requests allowed per 5-minute window per project (or workspace); 0: no limit.
+    #[serde(default = "default_proxy_rate_limit")]
+    pub proxy_rate_limit: u32,
     /// CIDR ranges outbound requests may reach besides public addresses (comma-separated).
     #[serde(default)]
     pub egress_allow: String,
@@ -91,6 +95,10 @@ pub struct Config {
     /// Clients from `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID/_SECRET`, keyed by the upper-cased slug.
     #[serde(skip)]
     pub oauth_clients_from_env: std::collections::BTreeMap<String, OAuthClientConfig>,
+}
+
+fn default_proxy_rate_limit() -> u32 {
+    1000
 }
 
 /// `my-app.v2` → `MY_APP_V2`: how a slug appears in `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID`.
@@ -224,6 +232,7 @@ const KNOWN_ENV: &[&str] = &[
     "EGRESS_PROXY",
     "EGRESS_BIND",
     "CACHE_TTL_MS",
+    "PROXY_RATE_LIMIT",
     "CONFIG",
     "LOG",
     // `latchkey exec`, a client of the server.
@@ -398,6 +407,7 @@ mod tests {
             outbound_timeout_seconds: 1,
             refresh_concurrency: 1,
             cache_ttl_ms: 0,
+            proxy_rate_limit: 0,
             egress_allow: String::new(),
             egress_proxy: None,
             egress_bind: None,

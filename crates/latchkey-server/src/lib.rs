@@ -11,6 +11,7 @@ mod controllers;
 pub mod error;
 mod metrics;
 pub mod outbound;
+pub mod proxy;
 mod router;
 pub mod service;
 pub mod telemetry;

@@ -12,7 +12,7 @@ use axum::{
     http::{header, HeaderName, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
+    routing::{any, delete, get, post},
     Router,
 };
 use tower::ServiceBuilder;
@@ -26,7 +26,7 @@ use tower_http::{
 
 use crate::{
     controllers::{
-        accounts, apps, audit, connect, env_vars, oauth_apps, oauth_pages, oauth_token, ops,
+        accounts, apps, audit, connect, env_vars, oauth_apps, oauth_pages, oauth_token, ops, proxy,
         sharing, workflows,
     },
     error::{ApiError, InternalErrorDetail},
@@ -129,6 +129,18 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route(
             "/connect/{project_id}/users/{external_user_id}",
             delete(connect::users::delete),
+        )
+        .merge(
+            Router::new()
+                .route(
+                    "/connect/{project_id}/proxy/{*url}",
+                    any(proxy::connect_proxy),
+                )
+                .route(
+                    "/accounts/{account_id}/proxy/{*url}",
+                    any(proxy::account_proxy),
+                )
+                .layer(DefaultBodyLimit::max(crate::proxy::MAX_REQUEST_BYTES)),
         )
         .route("/apps", get(apps::list_apps).post(apps::create_app))
         .route("/apps/{id}", get(apps::get_app))

@@ -9,6 +9,7 @@ pub(crate) mod oauth_apps;
 pub(crate) mod oauth_pages;
 pub(crate) mod oauth_token;
 pub(crate) mod ops;
+pub(crate) mod proxy;
 pub(crate) mod sharing;
 pub(crate) mod workflows;
 

@@ -12,7 +12,10 @@ mod egress;
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use latchkey_domain::{app::AppDefinition, template};
+use latchkey_domain::{
+    app::{AppDefinition, RequestTemplate},
+    template,
+};
 use serde::Serialize;
 
 pub use self::egress::{EgressError, EgressPolicy};
@@ -164,6 +167,84 @@ impl CheckResult {
     }
 }
 
+/// What an app's request template adds to a request: headers (basic auth included) and query
+/// parameters, rendered with `credentials`.
+pub struct Injection {
+    /// Headers; they replace any header of the same name.
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// Query parameters, appended.
+    pub query: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Injection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The values are credentials.
+        f.debug_struct("Injection")
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "query",
+                &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Renders a template string with credential fields.
+fn render_with(template_text: &str, credentials: &Credentials) -> Result<String, String> {
+    template::render(template_text, |name| credentials.get(name)).map_err(|e| e.to_string())
+}
+
+/// The app's base URL rendered with `credentials` (placeholders such as a subdomain).
+///
+/// # Errors
+/// A message when a placeholder names a field the credentials lack.
+pub fn render_base_url(
+    request: &RequestTemplate,
+    credentials: &Credentials,
+) -> Result<String, String> {
+    render_with(&request.base_url, credentials)
+}
+
+/// Renders the template's credential injection.
+///
+/// # Errors
+/// A message when a template needs a field the credentials lack or renders an invalid header.
+pub fn injection(
+    request: &RequestTemplate,
+    credentials: &Credentials,
+) -> Result<Injection, String> {
+    let mut headers = Vec::new();
+    for (name, value) in &request.headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("the app's header {name} is not a valid name"))?;
+        let mut value = reqwest::header::HeaderValue::from_str(&render_with(value, credentials)?)
+            .map_err(|_| format!("the app's header {name} renders an invalid value"))?;
+        value.set_sensitive(true);
+        headers.push((name, value));
+    }
+    if let Some(basic) = &request.basic_auth {
+        let pair = format!(
+            "{}:{}",
+            render_with(&basic.username, credentials)?,
+            render_with(&basic.password, credentials)?
+        );
+        let mut value =
+            reqwest::header::HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
+                .map_err(|_| "the basic credentials render an invalid header".to_owned())?;
+        value.set_sensitive(true);
+        headers.push((reqwest::header::AUTHORIZATION, value));
+    }
+    let query = request
+        .query
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), render_with(v, credentials)?)))
+        .collect::<Result<_, String>>()?;
+    Ok(Injection { headers, query })
+}
+
 /// An authenticated request to `path` under the app's base URL, built from the app's request
 /// template with `credentials`.
 ///
@@ -180,9 +261,7 @@ pub fn authenticated_request(
         .request
         .as_ref()
         .ok_or("the app has no request template")?;
-    let render =
-        |t: &str| template::render(t, |name| credentials.get(name)).map_err(|e| e.to_string());
-    let base = render(&request.base_url)?;
+    let base = render_base_url(request, credentials)?;
     let url = format!("{}{}", base.trim_end_matches('/'), path);
     let url = url::Url::parse(&url).map_err(|_| "the app's base URL is invalid".to_owned())?;
     // Field values are spliced into the base URL (e.g. a subdomain); whatever they contain, the
@@ -190,24 +269,13 @@ pub fn authenticated_request(
     if !host_allowed(&url, &request.allowed_domains) {
         return Err("the request would leave the app's allowed domains".to_owned());
     }
+    let injection = injection(request, credentials)?;
     let mut builder = http.request(method, url).map_err(|e| e.to_string())?;
-    for (name, value) in &request.headers {
-        builder = builder.header(name, render(value)?);
+    for (name, value) in injection.headers {
+        builder = builder.header(name, value);
     }
-    let query: Vec<(String, String)> = request
-        .query
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), render(v)?)))
-        .collect::<Result<_, String>>()?;
-    if !query.is_empty() {
-        builder = builder.query(&query);
-    }
-    if let Some(basic) = &request.basic_auth {
-        let pair = format!("{}:{}", render(&basic.username)?, render(&basic.password)?);
-        builder = builder.header(
-            reqwest::header::AUTHORIZATION,
-            format!("Basic {}", STANDARD.encode(pair)),
-        );
+    if !injection.query.is_empty() {
+        builder = builder.query(&injection.query);
     }
     Ok(builder)
 }

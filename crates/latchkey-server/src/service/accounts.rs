@@ -432,6 +432,29 @@ pub async fn get(
     Ok(details)
 }
 
+/// An account to proxy through: using it follows the rule for reading its credentials
+/// (SECURITY.md decision 1: an admin may not proxy through a member's private account).
+///
+/// # Errors
+/// 404 unknown or invisible, 403 not allowed.
+pub async fn for_proxy(
+    ctx: &App,
+    caller: &Caller,
+    account_id: &str,
+) -> Result<Account, ServiceError> {
+    caller.require_scope("accounts:proxy")?;
+    let account = load(ctx, caller, account_id).await?;
+    if let Err(refused) = caller.authorize(&account, Operation::ReadCredentials) {
+        if matches!(refused, ServiceError::Forbidden(_)) {
+            caller
+                .audit(ctx, "proxy.request", Some(account_id), "denied", None)
+                .await;
+        }
+        return Err(refused);
+    }
+    Ok(account)
+}
+
 /// Listing parameters.
 #[derive(Debug, Default)]
 pub struct ListParams {

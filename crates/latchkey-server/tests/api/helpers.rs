@@ -55,6 +55,7 @@ pub fn config(data_dir: PathBuf, db: &TestDb) -> Config {
         outbound_timeout_seconds: 5,
         refresh_concurrency: 4,
         cache_ttl_ms: 2000,
+        proxy_rate_limit: 1000,
         // The fake provider and the OAuth peer listen on loopback.
         egress_allow: "127.0.0.0/8".into(),
         egress_proxy: None,
@@ -66,20 +67,54 @@ pub fn config(data_dir: PathBuf, db: &TestDb) -> Config {
 
 pub const TEST_MASTER_KEY: [u8; 32] = [42; 32];
 
-/// A fake provider API: `GET /me` answers 200 only with `Authorization: Bearer good-key-123`.
+/// A fake provider API: `GET /me` answers 200 only with `Authorization: Bearer good-key-123`;
+/// `/echo…` (any method) answers what it received as JSON; `/redirect` answers 302 to
+/// `/echo`; `/slow` answers after 8 s.
 async fn spawn_provider() -> String {
-    let router = Router::new().route(
-        "/me",
-        get(|headers: HeaderMap| async move {
-            let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
-                == Some(&format!("Bearer {PROVIDER_KEY}"));
-            if ok {
-                StatusCode::OK
-            } else {
-                StatusCode::UNAUTHORIZED
-            }
-        }),
-    );
+    async fn echo(
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::Json<Value> {
+        let headers: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), json!(v.to_str().unwrap_or(""))))
+            .collect();
+        axum::Json(json!({
+            "method": method.as_str(),
+            "path": uri.path(),
+            "query": uri.query().unwrap_or(""),
+            "headers": headers,
+            "body": serde_json::from_slice::<Value>(&body).ok(),
+        }))
+    }
+    let router = Router::new()
+        .route(
+            "/me",
+            get(|headers: HeaderMap| async move {
+                let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
+                    == Some(&format!("Bearer {PROVIDER_KEY}"));
+                if ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                }
+            }),
+        )
+        .route("/echo", axum::routing::any(echo))
+        .route("/echo/{*rest}", axum::routing::any(echo))
+        .route(
+            "/redirect",
+            get(|| async { (StatusCode::FOUND, [("location", "/echo?redirected=1")]) }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(8)).await;
+                "late"
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

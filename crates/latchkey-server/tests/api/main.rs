@@ -14,4 +14,5 @@ mod helpers;
 mod oauth;
 mod oauth_quirks;
 mod ops;
+mod proxy;
 mod workflows;

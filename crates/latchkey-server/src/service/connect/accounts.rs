@@ -198,6 +198,35 @@ async fn load(
     }
 }
 
+/// The account to proxy through: it must belong to `external_id` (server callers only).
+///
+/// # Errors
+/// 400 missing parameters, 404, 403.
+pub async fn for_proxy(
+    ctx: &App,
+    caller: &ConnectCaller,
+    external_id: Option<&str>,
+    account_id: Option<&str>,
+) -> Result<Account, ServiceError> {
+    caller.require_server()?;
+    caller.require_scope("connect:proxy")?;
+    let external_id = external_id
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ValidationError::new("external_user_id", "is required"))?;
+    let account_id = account_id
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ValidationError::new("account_id", "is required"))?;
+    let account = load(ctx, caller, account_id).await?;
+    if account
+        .connect
+        .as_ref()
+        .is_none_or(|c| c.external_id != external_id)
+    {
+        return Err(ServiceError::NotFound("account"));
+    }
+    Ok(account)
+}
+
 /// One account (`GET …/accounts/{id}`).
 ///
 /// # Errors
