@@ -45,6 +45,9 @@ enum Command {
     /// Manage workspace API clients (OAuth client credentials).
     #[command(subcommand, name = "api-clients")]
     ApiClients(commands::provision::ApiClientsCommand),
+    /// Manage Connect projects.
+    #[command(subcommand)]
+    Projects(commands::projects::ProjectsCommand),
     /// Inspect accounts (never prints credentials).
     #[command(subcommand)]
     Accounts(commands::accounts::AccountsCommand),
@@ -94,6 +97,7 @@ fn main() -> std::process::ExitCode {
             Command::Workspaces(cmd) => commands::provision::workspaces(&global, cmd).await,
             Command::Members(cmd) => commands::provision::members(&global, cmd).await,
             Command::ApiClients(cmd) => commands::provision::api_clients(&global, cmd).await,
+            Command::Projects(cmd) => commands::projects::run(&global, cmd).await,
             Command::Accounts(cmd) => commands::accounts::run(&global, cmd).await,
             Command::Apps(cmd) => commands::apps::run(&global, cmd).await,
             Command::Keys(cmd) => commands::keys::run(&global, cmd).await,

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 mod controllers;
+mod cors;
 pub mod error;
 mod metrics;
 pub mod outbound;

@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub(crate) mod exec;
 pub(crate) mod keys;
 pub(crate) mod migrate;
+pub(crate) mod projects;
 pub(crate) mod provision;
 pub(crate) mod serve;
 

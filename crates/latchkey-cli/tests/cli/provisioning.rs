@@ -349,3 +349,50 @@ async fn exec_runs_a_command_with_the_accounts_credentials_under_the_access_rule
     let listed = run_json(&data, &[], &["audit", "list", "--json"]);
     assert_eq!(listed["data"][0]["action"], "credentials.read");
 }
+
+#[test]
+fn projects_create_prints_the_project_id_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pw = password_file(dir.path());
+    let init = init_ada(&data, &[], &pw);
+    let ws = init["workspace_id"].as_str().unwrap().to_owned();
+    let created = run_json(
+        &data,
+        &[],
+        &[
+            "projects",
+            "create",
+            "--workspace",
+            &ws,
+            "--name",
+            "Storefront",
+            "--json",
+        ],
+    );
+    assert_eq!(keys_of(&created), ["project_id"]);
+    assert!(created["project_id"].as_str().unwrap().starts_with("proj_"));
+    let listed = run_json(
+        &data,
+        &[],
+        &["projects", "list", "--workspace", &ws, "--json"],
+    );
+    assert_eq!(listed["projects"][0]["project_id"], created["project_id"]);
+    // The name is unique in the workspace: a second one fails with a clear message.
+    let again = run(
+        &data,
+        &[],
+        &[
+            "projects",
+            "create",
+            "--workspace",
+            &ws,
+            "--name",
+            "Storefront",
+            "--json",
+        ],
+    );
+    assert!(!again.status.success());
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("already exists"), "{text}");
+}

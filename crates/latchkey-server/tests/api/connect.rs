@@ -395,3 +395,81 @@ async fn listings_page_to_the_end_and_deletes_cascade() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connect_tokens_work_only_from_their_allowed_origins() {
+    on_every_backend(|app| async move {
+        let owner = app.workspace("acme").await;
+        app.add_demo_app(&owner).await;
+        let product = app.product(&owner).await;
+        let ctok = app.connect_token(&product, "production", "u1").await;
+        let url = format!("{}/v1/connect/accounts", app.base);
+
+        let preflight = app
+            .http
+            .request(Method::OPTIONS, &url)
+            .header("origin", "https://app.product.test")
+            .header("access-control-request-method", "GET")
+            .header(
+                "access-control-request-headers",
+                "authorization, x-pd-environment",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "https://app.product.test"
+        );
+
+        let allowed = app
+            .http
+            .get(&url)
+            .bearer_auth(&ctok)
+            .header("origin", "https://app.product.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), StatusCode::OK);
+        assert_eq!(
+            allowed.headers()["access-control-allow-origin"],
+            "https://app.product.test"
+        );
+
+        let refused = app
+            .http
+            .get(&url)
+            .bearer_auth(&ctok)
+            .header("origin", "https://evil.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none());
+
+        // Server credentials never get CORS headers, whatever the origin.
+        let server = app
+            .http
+            .get(format!(
+                "{}/v1/connect/{}/accounts",
+                app.base, product.project
+            ))
+            .bearer_auth(&product.token)
+            .header("x-pd-environment", "production")
+            .header("origin", "https://app.product.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(server.status(), StatusCode::OK);
+        assert!(server
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none());
+        app
+    })
+    .await;
+}
