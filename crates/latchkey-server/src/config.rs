@@ -19,6 +19,7 @@
 //! | `egress_proxy` | `LATCHKEY_EGRESS_PROXY` | none (HTTP CONNECT proxy for all outbound traffic) |
 //! | `egress_bind` | `LATCHKEY_EGRESS_BIND` | none (local source address) |
 //! | `cache_ttl_ms` | `LATCHKEY_CACHE_TTL_MS` | `2000` (0 disables the read caches) |
+//! | `webhook_retry_unit_us` | `LATCHKEY_WEBHOOK_RETRY_UNIT_US` | `1000000` (the webhook retry schedule's second; smaller only in tests) |
 //! | `proxy_rate_limit` | `LATCHKEY_PROXY_RATE_LIMIT` | `1000` proxied requests per 5 minutes per project or workspace (0: unlimited) |
 //!
 //! The file is `--config`, or `LATCHKEY_CONFIG`, or `<data dir>/latchkey.toml` if it exists.
@@ -75,6 +76,9 @@ pub struct Config {
     pub refresh_concurrency: u32,
     /// Lifetime of read-cache entries (see `cache.rs`); 0 disables the caches.
     pub cache_ttl_ms: u64,
+    /// One "second" of the webhook retry schedule, in microseconds (tests shrink it).
+    #[serde(default = "default_webhook_retry_unit_us")]
+    pub webhook_retry_unit_us: u64,
     /// Proxied requests allowed per 5-minute window per project (or workspace); 0: no limit.
     #[serde(default = "default_proxy_rate_limit")]
     pub proxy_rate_limit: u32,
@@ -99,6 +103,10 @@ pub struct Config {
 
 fn default_proxy_rate_limit() -> u32 {
     1000
+}
+
+fn default_webhook_retry_unit_us() -> u64 {
+    1_000_000
 }
 
 /// `my-app.v2` → `MY_APP_V2`: how a slug appears in `LATCHKEY_OAUTH_<SLUG>_CLIENT_ID`.
@@ -233,6 +241,7 @@ const KNOWN_ENV: &[&str] = &[
     "EGRESS_BIND",
     "CACHE_TTL_MS",
     "PROXY_RATE_LIMIT",
+    "WEBHOOK_RETRY_UNIT_US",
     "CONFIG",
     "LOG",
     // `latchkey exec`, a client of the server.
@@ -408,6 +417,7 @@ mod tests {
             refresh_concurrency: 1,
             cache_ttl_ms: 0,
             proxy_rate_limit: 0,
+            webhook_retry_unit_us: 1_000_000,
             egress_allow: String::new(),
             egress_proxy: None,
             egress_bind: None,

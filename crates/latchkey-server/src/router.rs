@@ -27,7 +27,7 @@ use tower_http::{
 use crate::{
     controllers::{
         accounts, apps, audit, connect, env_vars, oauth_apps, oauth_pages, oauth_token, ops, proxy,
-        sharing, workflows,
+        sharing, webhooks, workflows,
     },
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
@@ -142,6 +142,9 @@ pub fn build_router(app: Arc<App>) -> Router {
                 )
                 .layer(DefaultBodyLimit::max(crate::proxy::MAX_REQUEST_BYTES)),
         )
+        .route("/webhooks", get(webhooks::get).put(webhooks::put))
+        .route("/webhooks/signing_secret", post(webhooks::rotate_secret))
+        .route("/webhooks/deliveries", get(webhooks::deliveries))
         .route("/apps", get(apps::list_apps).post(apps::create_app))
         .route("/apps/{id}", get(apps::get_app))
         .route(

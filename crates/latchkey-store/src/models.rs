@@ -650,3 +650,104 @@ impl std::fmt::Debug for SealedRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// A workspace's webhook settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Workspace.
+    pub workspace_id: String,
+    /// The sealed signing secret.
+    pub secret_ciphertext: Vec<u8>,
+    /// Data key that sealed it.
+    pub key_id: i64,
+    /// Where account health changes are sent (`None`: not subscribed).
+    pub health_url: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("workspace_id", &self.workspace_id)
+            .field("health_url", &self.health_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// Stored form.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "delivered" => Self::Delivered,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// A webhook event to deliver, and its delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// `whd_…`
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Receiver.
+    pub url: String,
+    /// `CONNECTION_SUCCESS`, `ACCOUNT_DEAD`, …
+    pub event: String,
+    /// The JSON body (never credentials).
+    pub payload: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When the next attempt is due.
+    pub next_attempt_at: i64,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    /// The last failure, for people.
+    pub last_error: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it was delivered.
+    pub delivered_at: Option<i64>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The new status.
+    pub status: DeliveryStatus,
+    /// The receiver's HTTP status, if it answered.
+    pub http_status: Option<i64>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// When to try again (for `Pending`).
+    pub next_attempt_at: i64,
+    /// Now.
+    pub now: i64,
+}

@@ -7,9 +7,10 @@ use latchkey_domain::connect::Environment;
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
-        ConnectToken, CustomApp, EnvVar, ExternalUser, Member, NewApiKey, NewAuditEvent, NewMember,
-        OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, Project, RefreshFailure, Run,
-        SealedRecord, Sharing, Step, Workflow, Workspace,
+        ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Member, NewApiKey,
+        NewAuditEvent, NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, Project,
+        RefreshFailure, Run, SealedRecord, Sharing, Step, WebhookDelivery, WebhookSettings,
+        Workflow, Workspace,
     },
     StoreError,
 };
@@ -27,6 +28,7 @@ pub trait Store:
     + AuditStore
     + WorkflowStore
     + ConnectStore
+    + WebhookStore
 {
 }
 
@@ -41,6 +43,7 @@ impl<T> Store for T where
         + AuditStore
         + WorkflowStore
         + ConnectStore
+        + WebhookStore
 {
 }
 
@@ -486,4 +489,44 @@ pub trait ConnectStore: Send + Sync + 'static {
     async fn spend_connect_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError>;
     /// Deletes expired tokens; returns how many.
     async fn purge_connect_tokens(&self, now: i64) -> Result<u64, StoreError>;
+}
+
+/// Outgoing webhooks: settings per workspace and the delivery queue (which is the log too).
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// The workspace's settings, if any.
+    async fn get_webhook_settings(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Option<WebhookSettings>, StoreError>;
+    /// Stores `settings` unless the workspace has some (the first writer's secret wins);
+    /// returns what is stored.
+    async fn ensure_webhook_settings(
+        &self,
+        settings: &WebhookSettings,
+    ) -> Result<WebhookSettings, StoreError>;
+    /// Replaces the settings of a workspace that has some.
+    async fn update_webhook_settings(&self, settings: &WebhookSettings) -> Result<(), StoreError>;
+    /// Queues a delivery.
+    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError>;
+    /// Takes up to `limit` due deliveries for this process until `until` (other instances skip
+    /// them meanwhile).
+    async fn claim_due_webhooks(
+        &self,
+        now: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+    /// Records an attempt and releases the claim.
+    async fn finish_webhook_attempt(
+        &self,
+        id: &str,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError>;
+    /// The workspace's deliveries, newest first.
+    async fn list_webhook_deliveries(
+        &self,
+        workspace_id: &str,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
 }

@@ -39,11 +39,15 @@ pub(crate) async fn run(global: &Global, listen: Option<SocketAddr>) -> anyhow::
     let maintenance = tokio::spawn(maintenance(app.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(refresh_scheduler(app.clone(), stopped));
+    let webhook_worker =
+        latchkey_server::service::webhooks::spawn_worker(app.clone(), Duration::from_secs(1));
     axum::serve(listener, build_router(app.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
     maintenance.abort();
+    // Deliveries are rows first: one cut short is retried by whichever instance runs next.
+    webhook_worker.abort();
     // Start no new refreshes, and let the pass in flight finish: cutting a refresh between the
     // provider's answer and the commit would lose a rotated token (T-37). Token requests time
     // out well within this grace.

@@ -11,6 +11,7 @@ pub(crate) mod oauth_token;
 pub(crate) mod ops;
 pub(crate) mod proxy;
 pub(crate) mod sharing;
+pub(crate) mod webhooks;
 pub(crate) mod workflows;
 
 use crate::error::ApiError;

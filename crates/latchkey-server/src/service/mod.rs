@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod provisioning;
 pub mod rotation;
 pub mod sharing;
+pub mod webhooks;
 pub mod workflows;
 
 use latchkey_domain::{

@@ -219,13 +219,16 @@ async fn listings_page_to_the_end_and_deletes_cascade() {
         let p = product.project.clone();
         let env = "development";
         let mut ids = Vec::new();
-        for n in 0..3 {
+        for _ in 0..3 {
             ids.push(
-                app.connect_end_user(&product, env, "user 1/x", &format!("key-{n}"))
+                app.connect_end_user(&product, env, "user 1/x", PROVIDER_KEY)
                     .await,
             );
         }
-        ids.push(app.connect_end_user(&product, env, "other", "key-o").await);
+        ids.push(
+            app.connect_end_user(&product, env, "other", PROVIDER_KEY)
+                .await,
+        );
 
         // Pages of 3: the last page has end_cursor null.
         let (_, first) = app

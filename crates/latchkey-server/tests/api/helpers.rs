@@ -56,6 +56,7 @@ pub fn config(data_dir: PathBuf, db: &TestDb) -> Config {
         refresh_concurrency: 4,
         cache_ttl_ms: 2000,
         proxy_rate_limit: 1000,
+        webhook_retry_unit_us: 1_000_000,
         // The fake provider and the OAuth peer listen on loopback.
         egress_allow: "127.0.0.0/8".into(),
         egress_proxy: None,

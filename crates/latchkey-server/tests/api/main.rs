@@ -15,4 +15,5 @@ mod oauth;
 mod oauth_quirks;
 mod ops;
 mod proxy;
+mod webhooks;
 mod workflows;

@@ -1,5 +1,5 @@
-//! Sealed values outside `accounts`, for key rotation: OAuth client secrets and environment
-//! variables.
+//! Sealed values outside `accounts`, for key rotation: OAuth client secrets, environment
+//! variables and webhook signing secrets.
 
 use super::SqlStore;
 use crate::{models::SealedRecord, StoreError};
@@ -19,6 +19,22 @@ impl SqlStore {
         .bind(key_id)
         .fetch_all(&self.pool)
         .await?;
+        let webhook_secrets: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT workspace_id, workspace_id, secret_ciphertext FROM webhook_settings WHERE key_id <> $1",
+        )
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let webhook_secrets =
+            webhook_secrets
+                .into_iter()
+                .map(|(workspace_id, row_id, ciphertext)| SealedRecord {
+                    table: "webhook_settings",
+                    workspace_id,
+                    row_id,
+                    field: "secret",
+                    ciphertext,
+                });
         let clients = clients
             .into_iter()
             .map(|(workspace_id, row_id, ciphertext)| SealedRecord {
@@ -37,7 +53,7 @@ impl SqlStore {
                 field: "value",
                 ciphertext,
             });
-        Ok(clients.chain(vars).collect())
+        Ok(clients.chain(vars).chain(webhook_secrets).collect())
     }
 
     /// Replaces a sealed value if it is still `old.ciphertext` (a concurrent change wins).
@@ -51,6 +67,10 @@ impl SqlStore {
             "oauth_clients" => {
                 "UPDATE oauth_clients SET client_secret_ciphertext = $4, key_id = $5 \
                  WHERE workspace_id = $1 AND id = $2 AND client_secret_ciphertext = $3"
+            }
+            "webhook_settings" => {
+                "UPDATE webhook_settings SET secret_ciphertext = $4, key_id = $5 \
+                 WHERE workspace_id = $1 AND workspace_id = $2 AND secret_ciphertext = $3"
             }
             _ => {
                 "UPDATE env_vars SET value_ciphertext = $4, key_id = $5 \

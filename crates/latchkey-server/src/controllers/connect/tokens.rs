@@ -72,6 +72,7 @@ pub(crate) async fn create(
         "token": created.token.expose_secret(),
         "expires_at": clock::iso(created.expires_at),
         "connect_link_url": created.connect_link_url,
+        "connect_session_id": created.session_id,
     }))
     .into_response())
 }

@@ -7,7 +7,7 @@ use latchkey_crypto::hash_token;
 use latchkey_domain::{connect::validate_external_id, ids, ValidationError};
 use latchkey_store::{Account, AccountQuery, ConnectFilter, ConnectOwner, Page, StoreError};
 
-use super::{tokens, ConnectCaller, ConnectPrincipal};
+use super::{events, tokens, ConnectCaller, ConnectPrincipal};
 use crate::{
     clock,
     outbound::CheckResult,
@@ -447,6 +447,11 @@ pub async fn create(
         },
     )
     .await?;
+    if check.is_failure() {
+        let message = format!("the credentials did not work: {}", check.message);
+        events::connection_error(ctx, &project, environment, &grant, &message).await;
+        return Err(ValidationError::new("cfmap_json", message).into());
+    }
     let now = clock::now_ms();
     let user = ctx
         .store
@@ -487,15 +492,14 @@ pub async fn create(
     );
     ctx.audit.record_best_effort(&*ctx.store, event).await;
     tracing::info!(account.id = %account.id, app = %account.app_slug, project.id = %project.id, check = check.status, "connect account created");
-    Ok((
-        AccountDetails {
-            account,
-            app: Some(app),
-            credentials: None,
-            workflows: None,
-        },
-        check,
-    ))
+    let details = AccountDetails {
+        account,
+        app: Some(app),
+        credentials: None,
+        workflows: None,
+    };
+    events::connection_success(ctx, &project, environment, &grant, &details).await;
+    Ok((details, check))
 }
 
 #[cfg(test)]

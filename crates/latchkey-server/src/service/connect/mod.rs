@@ -6,6 +6,7 @@
 //! **browser** holding a connect token (one end user, one environment, a few operations).
 
 pub mod accounts;
+pub mod events;
 pub mod projects;
 pub mod tokens;
 pub mod users;

@@ -40,8 +40,17 @@ pub struct NewToken {
     pub oauth_app_id: Option<String>,
 }
 
+/// A non-secret name for a token (the start of its hash), for webhooks and logs: the token
+/// itself is a bearer secret and is never stored or sent anywhere.
+#[must_use]
+pub fn session_id(token_hash: &str) -> String {
+    format!("cs_{}", &token_hash[..16.min(token_hash.len())])
+}
+
 /// A created token (shown once).
 pub struct CreatedToken {
+    /// Names the token in webhooks (`connect_session_id`).
+    pub session_id: String,
     /// `ctok_…`
     pub token: SecretString,
     /// Expiry (Unix ms).
@@ -129,11 +138,12 @@ pub async fn create(
         oauth_app_id: input.oauth_app_id.filter(|s| !s.is_empty()),
     };
     let token = new_token();
+    let token_hash = hash_token(&token);
     let now = clock::now_ms();
     let expires_at = now + ttl * 1000;
     ctx.store
         .insert_connect_token(&ConnectToken {
-            token_hash: hash_token(&token),
+            token_hash: token_hash.clone(),
             project_id: caller.project.id.clone(),
             environment: caller.environment,
             external_id,
@@ -149,6 +159,7 @@ pub async fn create(
         ctx.config.public_base_url()
     );
     Ok(CreatedToken {
+        session_id: session_id(&token_hash),
         token: SecretString::from(token),
         expires_at,
         connect_link_url,

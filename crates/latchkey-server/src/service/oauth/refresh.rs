@@ -472,6 +472,7 @@ async fn record_event(ctx: &App, account: &Account, kind: &str, detail: Option<&
     {
         tracing::warn!(account.id = %account.id, error = %e, "could not record an account event");
     }
+    crate::service::webhooks::health_changed(ctx, account, kind, detail).await;
 }
 
 /// One scheduler pass: keeps `refresh_concurrency` refreshes running (below the connection
