@@ -26,8 +26,8 @@ use tower_http::{
 
 use crate::{
     controllers::{
-        accounts, apps, audit, connect, env_vars, oauth_apps, oauth_pages, oauth_token, ops, proxy,
-        sharing, webhooks, workflows,
+        accounts, apps, audit, connect, connect_page, env_vars, oauth_apps, oauth_pages,
+        oauth_token, ops, proxy, sharing, webhooks, workflows,
     },
     error::{ApiError, InternalErrorDetail},
     metrics::{RequestLabels, RouteLabels},
@@ -165,6 +165,10 @@ pub fn build_router(app: Arc<App>) -> Router {
             get(oauth_pages::confirm).post(oauth_pages::authorize),
         )
         .route("/oauth/callback", get(oauth_pages::callback))
+        .route("/oauth/connect/start", post(connect_page::start))
+        .route("/_static/connect.html", get(connect_page::page))
+        .route("/_static/connect.js", get(connect_page::script))
+        .route("/_static/connect.css", get(connect_page::style))
         .route("/oauth/complete.js", get(oauth_pages::complete_js))
         .route("/hooks/{workflow_id}", post(workflows::hook))
         .route("/healthz", get(ops::healthz))
@@ -204,7 +208,7 @@ pub fn build_router(app: Arc<App>) -> Router {
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 ))
-                .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
+                .layer(middleware::map_response(deny_framing)),
         )
         .with_state(state)
 }
@@ -224,6 +228,21 @@ fn connect_account_routes(prefix: &str) -> Router<AppState> {
             &format!("{prefix}/users/{{external_user_id}}/accounts"),
             get(connect::accounts::list_of_user),
         )
+}
+
+/// Marks a response that may be framed (the connect page, by its token's allowed origins,
+/// which its CSP `frame-ancestors` lists). Every other response gets `X-Frame-Options: DENY`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FramingAllowed;
+
+async fn deny_framing(mut response: Response) -> Response {
+    if response.extensions().get::<FramingAllowed>().is_none() {
+        response
+            .headers_mut()
+            .entry(header::X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique across instances without a

@@ -432,6 +432,8 @@ pub struct OAuthFlow {
     pub expires_at: i64,
     /// When the callback consumed it.
     pub used_at: Option<i64>,
+    /// Connect flows: the hash of the connect token the connection spends (`user_id` is empty).
+    pub connect_token_hash: Option<String>,
 }
 
 /// A workspace's own OAuth client ("bring your own app"), `oa_…`.

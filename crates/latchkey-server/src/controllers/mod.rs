@@ -4,6 +4,7 @@ pub(crate) mod accounts;
 pub(crate) mod apps;
 pub(crate) mod audit;
 pub(crate) mod connect;
+pub(crate) mod connect_page;
 pub(crate) mod env_vars;
 pub(crate) mod oauth_apps;
 pub(crate) mod oauth_pages;

@@ -32,7 +32,7 @@ fn page_headers(response: &mut Response) {
     );
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -46,7 +46,7 @@ fn escape(text: &str) -> String {
 }
 
 /// The page that reports the outcome to the opener (see `complete.js`) or to the person.
-fn result_page(
+pub(crate) fn result_page(
     state: &AppState,
     status: StatusCode,
     outcome: Result<&str, &FlowError>,
@@ -121,31 +121,34 @@ pub(crate) async fn authorize(
     Path(handle): Path<String>,
 ) -> Response {
     match connect::authorize(&state, &handle).await {
-        Ok(redirect) => {
-            let secure = if state.config.public_base_url().starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            // Lax, not Strict: the cookie must come back on the provider's top-level redirect.
-            let cookie = format!(
-                "{COOKIE}={}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                redirect.browser_secret,
-                FLOW_TTL_MS / 1000
-            );
-            let mut response = (
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, redirect.location)],
-            )
-                .into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-            }
-            page_headers(&mut response);
-            response
-        }
+        Ok(redirect) => binding_redirect(&state, redirect),
         Err(error) => result_page(&state, StatusCode::BAD_REQUEST, Err(&error)),
     }
+}
+
+/// A 303 to the provider that sets the browser-binding cookie.
+pub(crate) fn binding_redirect(state: &AppState, redirect: connect::ProviderRedirect) -> Response {
+    let secure = if state.config.public_base_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    // Lax, not Strict: the cookie must come back on the provider's top-level redirect.
+    let cookie = format!(
+        "{COOKIE}={}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        redirect.browser_secret,
+        FLOW_TTL_MS / 1000
+    );
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, redirect.location)],
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    page_headers(&mut response);
+    response
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,8 @@ use crate::{
 };
 
 const FLOW_COLUMNS: &str = "id, handle_hash, state_hash, workspace_id, user_id, app_slug, account_id, \
-    oauth_client, redirect_uri, scopes, verifier_ciphertext, browser_hash, created_at, expires_at, used_at";
+    oauth_client, redirect_uri, scopes, verifier_ciphertext, browser_hash, created_at, expires_at, used_at, \
+    connect_token_hash";
 
 #[derive(sqlx::FromRow)]
 struct FlowRow {
@@ -34,6 +35,7 @@ struct FlowRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
+    connect_token_hash: Option<String>,
 }
 
 impl From<FlowRow> for OAuthFlow {
@@ -54,6 +56,7 @@ impl From<FlowRow> for OAuthFlow {
             created_at: r.created_at,
             expires_at: r.expires_at,
             used_at: r.used_at,
+            connect_token_hash: r.connect_token_hash,
         }
     }
 }
@@ -62,7 +65,7 @@ impl From<FlowRow> for OAuthFlow {
 impl OAuthStore for SqlStore {
     async fn insert_flow(&self, f: &OAuthFlow) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO oauth_flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "INSERT INTO oauth_flows ({FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(&f.id)
         .bind(&f.handle_hash)
@@ -79,6 +82,7 @@ impl OAuthStore for SqlStore {
         .bind(f.created_at)
         .bind(f.expires_at)
         .bind(f.used_at)
+        .bind(&f.connect_token_hash)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -158,7 +162,8 @@ impl OAuthStore for SqlStore {
     ) -> Result<(), StoreError> {
         let result = sqlx::query(
             "UPDATE accounts SET credentials_ciphertext = $3, key_id = $4, authorized_scopes = $5, expires_at = $6, \
-             next_refresh_at = $7, last_refreshed_at = $8, updated_at = $8, owner_id = COALESCE(owner_id, $9), oauth_client = $10, \
+             next_refresh_at = $7, last_refreshed_at = $8, updated_at = $8, \
+             owner_id = CASE WHEN project_id IS NULL THEN COALESCE(owner_id, $9) ELSE owner_id END, oauth_client = $10, \
              healthy = 1, dead = 0, error = NULL, refresh_failures = 0, refresh_lease = NULL, \
              refresh_lease_until = NULL, version = version + 1 \
              WHERE workspace_id = $1 AND id = $2",

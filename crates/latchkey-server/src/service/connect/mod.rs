@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod events;
+pub mod oauth;
 pub mod projects;
 pub mod tokens;
 pub mod users;

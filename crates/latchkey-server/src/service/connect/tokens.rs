@@ -178,13 +178,22 @@ pub async fn resolve(
     if !is_connect_token(token) {
         return Ok(None);
     }
-    let hash = hash_token(token);
-    let Some(record) = ctx.store.get_connect_token(&hash).await? else {
+    Ok(lookup(ctx, &hash_token(token))
+        .await?
+        .filter(|(_, _, grant)| grant.expires_at > clock::now_ms()))
+}
+
+/// A token by its hash, expired or not (a flow started with a live token finishes after it).
+///
+/// # Errors
+/// On database failure.
+pub async fn lookup(
+    ctx: &App,
+    hash: &str,
+) -> Result<Option<(Project, Environment, TokenGrant)>, ServiceError> {
+    let Some(record) = ctx.store.get_connect_token(hash).await? else {
         return Ok(None);
     };
-    if record.expires_at <= clock::now_ms() {
-        return Ok(None);
-    }
     let Some(project) = ctx.store.get_project_by_id(&record.project_id).await? else {
         return Ok(None);
     };
@@ -193,7 +202,7 @@ pub async fn resolve(
         project,
         record.environment,
         TokenGrant {
-            token_hash: hash,
+            token_hash: hash.to_owned(),
             external_id: record.external_id,
             settings,
             expires_at: record.expires_at,

@@ -79,26 +79,65 @@ pub async fn start(
         .resolve(&*ctx.store, &workspace_id, app_key)
         .await?
         .ok_or_else(|| ValidationError::new("app", "is not an app of the catalog"))?;
-    let oauth = code_flow_config(&app.definition)?;
-    let slug = app.definition.name_slug.as_str();
+    code_flow_config(&app.definition)?;
     let mut reference = oauth_app_id.map(str::to_owned);
     if let Some(id) = account_id {
         let account = ctx
             .store
             .get_account(&workspace_id, id)
             .await?
+            .filter(|a| a.connect.is_none())
             .ok_or(ServiceError::NotFound("account"))?;
         caller.authorize(&account, Operation::Reconnect)?;
-        if account.app_slug != slug {
+        if account.app_slug != app.definition.name_slug {
             return Err(ValidationError::new("account_id", "belongs to another app").into());
         }
         // A reconnect keeps the account's client unless another one is chosen.
         reference = reference.or(account.oauth_client);
     }
+    let handle = create_flow(
+        ctx,
+        FlowSpec {
+            workspace_id: &workspace_id,
+            user_id,
+            app: &app,
+            account_id: account_id.map(str::to_owned),
+            reference,
+            connect_token_hash: None,
+        },
+    )
+    .await?;
+    Ok(format!(
+        "{}/oauth/authorize/{handle}",
+        ctx.config.public_base_url()
+    ))
+}
+
+/// What a new flow connects.
+pub(crate) struct FlowSpec<'a> {
+    /// Workspace of the account.
+    pub(crate) workspace_id: &'a str,
+    /// The member who will own it (empty for Connect flows).
+    pub(crate) user_id: String,
+    /// The app.
+    pub(crate) app: &'a crate::catalog::CatalogApp,
+    /// The account to reconnect in place.
+    pub(crate) account_id: Option<String>,
+    /// `default`, `oa_…`, or `None` for the default.
+    pub(crate) reference: Option<String>,
+    /// Connect flows: the token the connection spends.
+    pub(crate) connect_token_hash: Option<String>,
+}
+
+/// Records a flow (sealed PKCE verifier, or OAuth 1.0a temporary credentials) and returns the
+/// handle of its start link.
+pub(crate) async fn create_flow(ctx: &App, spec: FlowSpec<'_>) -> Result<String, ServiceError> {
+    let oauth = code_flow_config(&spec.app.definition)?;
+    let slug = spec.app.definition.name_slug.as_str();
     // A workspace client brings its own scopes (applied from this connect on).
-    let (client, scope_override) = match reference.as_deref() {
-        None | Some("default") => (default_client(ctx, &workspace_id, slug)?, None),
-        Some(id) => super::clients::credentials(ctx, &workspace_id, slug, id).await?,
+    let (client, scope_override) = match spec.reference.as_deref() {
+        None | Some("default") => (default_client(ctx, spec.workspace_id, slug)?, None),
+        Some(id) => super::clients::credentials(ctx, spec.workspace_id, slug, id).await?,
     };
     let handle = random_token();
     let pkce = Pkce::generate();
@@ -107,10 +146,10 @@ pub async fn start(
         handle_hash: hash_token(&handle),
         // Replaced by the hash of the real state when the browser opens the start link.
         state_hash: format!("pending:{}", ids::generate("")),
-        workspace_id,
-        user_id,
-        app_slug: app.definition.name_slug.clone(),
-        account_id: account_id.map(str::to_owned),
+        workspace_id: spec.workspace_id.to_owned(),
+        user_id: spec.user_id,
+        app_slug: slug.to_owned(),
+        account_id: spec.account_id,
         oauth_client: client.reference.clone(),
         redirect_uri: redirect_uri(ctx),
         scopes: scope_override.unwrap_or_else(|| oauth.default_scopes.clone()),
@@ -119,6 +158,7 @@ pub async fn start(
         created_at: clock::now_ms(),
         expires_at: clock::now_ms() + FLOW_TTL_MS,
         used_at: None,
+        connect_token_hash: spec.connect_token_hash,
     };
     // OAuth 1.0a: the first leg happens now (server to server); its temporary credentials take
     // the place of the PKCE verifier in the sealed column.
@@ -140,10 +180,7 @@ pub async fn start(
         .seal_record(verifier_record(&flow), sealed_secret.as_bytes())
         .await;
     ctx.store.insert_flow(&flow).await?;
-    Ok(format!(
-        "{}/oauth/authorize/{handle}",
-        ctx.config.public_base_url()
-    ))
+    Ok(handle)
 }
 
 /// A redirect to the provider plus the browser-binding cookie value to set.
@@ -164,7 +201,7 @@ pub struct FlowError {
     pub message: String,
 }
 
-pub(super) fn flow_error(code: &'static str, message: impl Into<String>) -> FlowError {
+pub(crate) fn flow_error(code: &'static str, message: impl Into<String>) -> FlowError {
     FlowError {
         code,
         message: message.into(),
@@ -359,12 +396,23 @@ pub async fn complete(
         })?;
     let same_browser = browser_secret
         .is_some_and(|s| flow.browser_hash.as_deref() == Some(hash_token(s).as_str()));
-    if !same_browser {
-        return Err(flow_error(
+    let result = if same_browser {
+        finish(ctx, &flow, params).await
+    } else {
+        Err(flow_error(
             "invalid_state",
             "This sign-in was started in another browser. Start again from this one.",
-        ));
+        ))
+    };
+    if let (Err(error), Some(token_hash)) = (&result, &flow.connect_token_hash) {
+        crate::service::connect::oauth::report_error(ctx, token_hash, &error.message).await;
     }
+    result
+}
+
+/// The rest of [`complete`], once the flow is consumed and the browser checked.
+async fn finish(ctx: &App, flow: &OAuthFlow, params: CallbackParams) -> Result<String, FlowError> {
+    let flow = flow.clone();
     let app = flow_app(ctx, &flow)
         .await
         .ok_or_else(|| flow_error("invalid_state", "The app of this sign-in no longer exists."))?;
@@ -552,6 +600,18 @@ pub(super) async fn store_connected(
     schedule: refresh::Schedule,
     scopes: Vec<String>,
 ) -> Result<String, FlowError> {
+    if let Some(token_hash) = &flow.connect_token_hash {
+        return crate::service::connect::oauth::store_connected(
+            ctx,
+            flow,
+            token_hash,
+            app_name,
+            credentials,
+            schedule,
+            scopes,
+        )
+        .await;
+    }
     let now = clock::now_ms();
     let account_id = flow
         .account_id

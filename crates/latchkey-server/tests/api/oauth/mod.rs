@@ -4,6 +4,7 @@
 
 mod clients;
 mod connect;
+mod end_users;
 mod refresh;
 
 use std::sync::Arc;
