@@ -526,6 +526,7 @@ fn flow(ws: &str, user: &str, n: u8) -> OAuthFlow {
         created_at: 100,
         expires_at: 700,
         used_at: None,
+        connect_token_hash: None,
     }
 }
 
