@@ -125,6 +125,26 @@ pub fn build_router(app: Arc<App>) -> Router {
             "/connect/{project_id}/accounts/app/{app_id}",
             delete(connect::accounts::delete_by_app),
         )
+        .route(
+            "/connect/{project_id}/oauth_apps",
+            get(connect::oauth_apps::list).post(connect::oauth_apps::create),
+        )
+        .route(
+            "/connect/{project_id}/oauth_apps/{id}",
+            get(connect::oauth_apps::get)
+                .put(connect::oauth_apps::update)
+                .delete(connect::oauth_apps::delete),
+        )
+        .route(
+            "/connect/{project_id}/app_overrides",
+            get(connect::overrides::list).post(connect::overrides::create),
+        )
+        .route(
+            "/connect/{project_id}/app_overrides/{id}",
+            get(connect::overrides::get)
+                .put(connect::overrides::update)
+                .delete(connect::overrides::delete),
+        )
         .route("/connect/{project_id}/users", get(connect::users::list))
         .route(
             "/connect/{project_id}/users/{external_user_id}",

@@ -753,3 +753,24 @@ pub struct DeliveryAttempt {
     /// Now.
     pub now: i64,
 }
+
+/// A project's preset for connecting an app (API.md §4.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppOverride {
+    /// `ao_…`
+    pub id: String,
+    /// `proj_…`
+    pub project_id: String,
+    /// Unique in the project.
+    pub name: String,
+    /// The app.
+    pub app_slug: String,
+    /// The OAuth client to use (`oa_…`).
+    pub oauth_app_id: Option<String>,
+    /// JSON object of preset (non-sensitive) field values.
+    pub cfmap_json: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}

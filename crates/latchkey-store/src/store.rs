@@ -6,11 +6,11 @@ use latchkey_domain::connect::Environment;
 
 use crate::{
     models::{
-        AccessToken, Account, AccountQuery, ApiClient, AppRequest, AuditEvent, AuditQuery,
-        ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Member, NewApiKey,
-        NewAuditEvent, NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal, Project,
-        RefreshFailure, Run, SealedRecord, Sharing, Step, WebhookDelivery, WebhookSettings,
-        Workflow, Workspace,
+        AccessToken, Account, AccountQuery, ApiClient, AppOverride, AppRequest, AuditEvent,
+        AuditQuery, ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Member,
+        NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal,
+        Project, RefreshFailure, Run, SealedRecord, Sharing, Step, WebhookDelivery,
+        WebhookSettings, Workflow, Workspace,
     },
     StoreError,
 };
@@ -489,6 +489,24 @@ pub trait ConnectStore: Send + Sync + 'static {
     async fn spend_connect_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError>;
     /// Deletes expired tokens; returns how many.
     async fn purge_connect_tokens(&self, now: i64) -> Result<u64, StoreError>;
+    /// Adds an app override; [`StoreError::Conflict`] when the project has one with that name.
+    async fn insert_app_override(&self, o: &AppOverride) -> Result<(), StoreError>;
+    /// An app override of the project.
+    async fn get_app_override(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<AppOverride>, StoreError>;
+    /// The project's app overrides (of one app, if given), oldest first.
+    async fn list_app_overrides(
+        &self,
+        project_id: &str,
+        app_slug: Option<&str>,
+    ) -> Result<Vec<AppOverride>, StoreError>;
+    /// Replaces an app override.
+    async fn update_app_override(&self, o: &AppOverride) -> Result<(), StoreError>;
+    /// Deletes an app override.
+    async fn delete_app_override(&self, project_id: &str, id: &str) -> Result<(), StoreError>;
 }
 
 /// Outgoing webhooks: settings per workspace and the delivery queue (which is the log too).

@@ -104,6 +104,8 @@ pub(crate) struct StartForm {
     account_id: Option<String>,
     #[serde(default)]
     oauth_app_id: Option<String>,
+    #[serde(default)]
+    app_override_id: Option<String>,
 }
 
 /// `POST /oauth/connect/start` — binds a new flow to this browser and redirects to the provider.
@@ -112,6 +114,7 @@ pub(crate) async fn start(State(state): State<AppState>, Form(form): Form<StartF
         app: form.app,
         account_id: form.account_id,
         oauth_app_id: form.oauth_app_id,
+        app_override_id: form.app_override_id,
     };
     match oauth::start(&state, &form.token, params).await {
         Ok(redirect) => binding_redirect(&state, redirect),

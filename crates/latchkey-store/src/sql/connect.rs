@@ -6,13 +6,15 @@ use sqlx::Row;
 
 use super::{
     affected, cursor,
-    rows::{ConnectTokenRow, ExternalUserRow, ProjectRow},
+    rows::{ConnectTokenRow, ExternalUserRow, OverrideRow, ProjectRow},
     SqlStore,
 };
 use crate::{models::*, store::ConnectStore, StoreError};
 
 const PROJECT_COLUMNS: &str = "id, workspace_id, name, support_email, created_at";
 const USER_COLUMNS: &str = "id, project_id, environment, external_id, created_at, updated_at";
+const OVERRIDE_COLUMNS: &str =
+    "id, project_id, name, app_slug, oauth_app_id, cfmap, created_at, updated_at";
 const TOKEN_COLUMNS: &str =
     "token_hash, project_id, environment, external_id, settings, created_at, expires_at, used_at";
 
@@ -275,6 +277,83 @@ impl ConnectStore for SqlStore {
         spend(&mut tx, token_hash, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn insert_app_override(&self, o: &AppOverride) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO app_overrides ({OVERRIDE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&o.id)
+        .bind(&o.project_id)
+        .bind(&o.name)
+        .bind(&o.app_slug)
+        .bind(&o.oauth_app_id)
+        .bind(&o.cfmap_json)
+        .bind(o.created_at)
+        .bind(o.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, "app override"))?;
+        Ok(())
+    }
+
+    async fn get_app_override(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<AppOverride>, StoreError> {
+        Ok(sqlx::query_as::<_, OverrideRow>(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM app_overrides WHERE project_id = $1 AND id = $2"
+        ))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Into::into))
+    }
+
+    async fn list_app_overrides(
+        &self,
+        project_id: &str,
+        app_slug: Option<&str>,
+    ) -> Result<Vec<AppOverride>, StoreError> {
+        Ok(sqlx::query_as::<_, OverrideRow>(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM app_overrides WHERE project_id = $1 \
+             AND ($2 IS NULL OR app_slug = $2) ORDER BY created_at, id"
+        ))
+        .bind(project_id)
+        .bind(app_slug)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+
+    async fn update_app_override(&self, o: &AppOverride) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE app_overrides SET name = $3, oauth_app_id = $4, cfmap = $5, updated_at = $6 \
+             WHERE project_id = $1 AND id = $2",
+        )
+        .bind(&o.project_id)
+        .bind(&o.id)
+        .bind(&o.name)
+        .bind(&o.oauth_app_id)
+        .bind(&o.cfmap_json)
+        .bind(o.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, "app override"))?;
+        affected(&result)
+    }
+
+    async fn delete_app_override(&self, project_id: &str, id: &str) -> Result<(), StoreError> {
+        let result = sqlx::query("DELETE FROM app_overrides WHERE project_id = $1 AND id = $2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        affected(&result)
     }
 
     async fn purge_connect_tokens(&self, now: i64) -> Result<u64, StoreError> {

@@ -3,8 +3,8 @@
 use latchkey_domain::{connect::Environment, role::Role};
 
 use crate::models::{
-    Account, ApiClient, AppRequest, ConnectOwner, ConnectToken, CustomApp, ExternalUser, Member,
-    Project, Sharing, Workspace,
+    Account, ApiClient, AppOverride, AppRequest, ConnectOwner, ConnectToken, CustomApp,
+    ExternalUser, Member, Project, Sharing, Workspace,
 };
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, workspace_id, app_slug, name, owner_id, sharing, \
@@ -282,6 +282,33 @@ impl From<ConnectTokenRow> for ConnectToken {
             created_at: r.created_at,
             expires_at: r.expires_at,
             used_at: r.used_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OverrideRow {
+    id: String,
+    project_id: String,
+    name: String,
+    app_slug: String,
+    oauth_app_id: Option<String>,
+    cfmap: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<OverrideRow> for AppOverride {
+    fn from(r: OverrideRow) -> Self {
+        Self {
+            id: r.id,
+            project_id: r.project_id,
+            name: r.name,
+            app_slug: r.app_slug,
+            oauth_app_id: r.oauth_app_id,
+            cfmap_json: r.cfmap,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }

@@ -4,7 +4,7 @@
 use latchkey_domain::{connect::Environment, ids};
 use latchkey_store::prelude::*;
 use latchkey_store::{
-    AccountQuery, ConnectFilter, ConnectOwner, ConnectToken, Project, StoreError,
+    AccountQuery, AppOverride, ConnectFilter, ConnectOwner, ConnectToken, Project, StoreError,
 };
 
 use crate::{account, on_every_backend, workspace};
@@ -227,6 +227,67 @@ async fn projects_users_tokens_and_connect_accounts() {
             .is_none());
         assert!(matches!(
             store.delete_external_user(&u1.id).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn app_overrides_are_per_project_and_named_uniquely() {
+    on_every_backend(|store, label| async move {
+        let (ws, _) = workspace(&store, "overrides").await;
+        let p = project(&ws.id, "Product");
+        store.insert_project(&p).await.unwrap();
+        let o = AppOverride {
+            id: "ao_1".into(),
+            project_id: p.id.clone(),
+            name: "EU".into(),
+            app_slug: "zendesk".into(),
+            oauth_app_id: None,
+            cfmap_json: r#"{"subdomain":"acme"}"#.into(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.insert_app_override(&o).await.unwrap();
+        let mut dup = o.clone();
+        dup.id = "ao_2".into();
+        assert!(
+            matches!(
+                store.insert_app_override(&dup).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{label}"
+        );
+        dup.name = "US".into();
+        dup.app_slug = "github".into();
+        store.insert_app_override(&dup).await.unwrap();
+        assert_eq!(
+            store.list_app_overrides(&p.id, None).await.unwrap().len(),
+            2
+        );
+        assert_eq!(
+            store
+                .list_app_overrides(&p.id, Some("zendesk"))
+                .await
+                .unwrap(),
+            vec![o.clone()]
+        );
+        let mut changed = o.clone();
+        changed.oauth_app_id = Some("oa_x".into());
+        changed.updated_at = 2;
+        store.update_app_override(&changed).await.unwrap();
+        assert_eq!(
+            store.get_app_override(&p.id, "ao_1").await.unwrap(),
+            Some(changed)
+        );
+        assert_eq!(
+            store.get_app_override("proj_other", "ao_1").await.unwrap(),
+            None
+        );
+        store.delete_app_override(&p.id, "ao_1").await.unwrap();
+        assert!(matches!(
+            store.delete_app_override(&p.id, "ao_1").await,
             Err(StoreError::NotFound)
         ));
     })

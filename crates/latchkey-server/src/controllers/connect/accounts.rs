@@ -152,7 +152,7 @@ pub(crate) async fn create(
     AppQuery(query): AppQuery<CreateQuery>,
     AppJson(body): AppJson<CreateBody>,
 ) -> ApiResult<Response> {
-    let _ = (query.oauth_app_id, body.app_override_id);
+    let _ = query.oauth_app_id;
     if body.account_id.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(crate::error::ApiError::invalid(
             "account_id",
@@ -168,6 +168,7 @@ pub(crate) async fn create(
             connect_token: body.connect_token,
             name: body.name,
             external_user_id: query.external_user_id,
+            app_override_id: body.app_override_id,
         },
     )
     .await?;

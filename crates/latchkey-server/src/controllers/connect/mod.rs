@@ -6,6 +6,8 @@
 
 pub(crate) mod accounts;
 pub(crate) mod apps;
+pub(crate) mod oauth_apps;
+pub(crate) mod overrides;
 pub(crate) mod projects;
 pub(crate) mod tokens;
 pub(crate) mod users;

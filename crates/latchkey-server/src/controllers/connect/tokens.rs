@@ -99,6 +99,7 @@ pub(crate) async fn validate(
             app_id: query.app_id,
             account_id: query.account_id,
             oauth_app_id: query.oauth_app_id,
+            app_override_id: query.app_override_id.clone(),
         },
     )
     .await?;
@@ -113,7 +114,8 @@ pub(crate) async fn validate(
         body["project_environment"] = json!(validation.environment.map(|e| e.as_str()));
         body["success_redirect_uri"] = json!(validation.settings.success_redirect_uri);
         body["error_redirect_uri"] = json!(validation.settings.error_redirect_uri);
-        body["oauth_app_id"] = json!(validation.settings.oauth_app_id);
+        body["oauth_app_id"] = json!(validation.oauth_app_id);
+        body["app_override_field_names"] = json!(validation.preset_fields);
     }
     if let Some(app) = &validation.app {
         body["app"] = serde_json::from_str::<Value>(app.view.get()).unwrap_or(Value::Null);

@@ -349,6 +349,8 @@ pub struct NewConnectAccount {
     pub name: Option<String>,
     /// `external_user_id` query parameter (must match the token's).
     pub external_user_id: Option<String>,
+    /// A project app override whose preset values fill (and win over) the fields.
+    pub app_override_id: Option<String>,
 }
 
 impl std::fmt::Debug for NewConnectAccount {
@@ -434,7 +436,20 @@ pub async fn create(
             .into());
         }
     }
-    let cfmap = parse_cfmap(&input.cfmap_json)?;
+    let mut cfmap = parse_cfmap(&input.cfmap_json)?;
+    if let Some(id) = input.app_override_id.as_deref().filter(|s| !s.is_empty()) {
+        let preset = super::overrides::find(ctx, &project.id, id)
+            .await
+            .ok()
+            .filter(|o| o.app_slug == app.definition.name_slug)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "app_override_id",
+                    "is not an override of this app in this project",
+                )
+            })?;
+        cfmap.extend(super::overrides::preset(&preset));
+    }
     let external_id = validate_external_id("external_user_id", &grant.external_id)?;
     let (mut account, app, check) = workspace_accounts::prepare_key_account(
         ctx,

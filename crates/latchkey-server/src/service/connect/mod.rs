@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod events;
 pub mod oauth;
+pub mod overrides;
 pub mod projects;
 pub mod tokens;
 pub mod users;

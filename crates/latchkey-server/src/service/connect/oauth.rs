@@ -31,6 +31,8 @@ pub struct StartParams {
     pub account_id: Option<String>,
     /// A workspace OAuth client (`oa_…`).
     pub oauth_app_id: Option<String>,
+    /// A project app override (its OAuth client applies).
+    pub app_override_id: Option<String>,
 }
 
 fn refused(message: impl Into<String>) -> FlowError {
@@ -81,10 +83,22 @@ pub async fn start(
         }
     }
     code_flow_config(&app.definition).map_err(|e| refused(e.to_string()))?;
-    let reference = match (
-        &grant.settings.oauth_app_id,
-        params.oauth_app_id.filter(|s| !s.is_empty()),
-    ) {
+    let preset_client = match params.app_override_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => {
+            let o = super::overrides::find(ctx, &project.id, id)
+                .await
+                .ok()
+                .filter(|o| o.app_slug == app.definition.name_slug)
+                .ok_or_else(|| refused("The app override does not exist for this app."))?;
+            o.oauth_app_id
+        }
+        None => None,
+    };
+    let asked = params
+        .oauth_app_id
+        .filter(|s| !s.is_empty())
+        .or(preset_client);
+    let reference = match (&grant.settings.oauth_app_id, asked) {
         (Some(only), Some(asked)) if *only != asked => {
             return Err(refused("This connect link is for another OAuth client."))
         }

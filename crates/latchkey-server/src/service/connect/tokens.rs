@@ -235,6 +235,8 @@ pub struct ValidateParams {
     pub account_id: Option<String>,
     /// OAuth client to use.
     pub oauth_app_id: Option<String>,
+    /// App override to apply.
+    pub app_override_id: Option<String>,
 }
 
 /// What the hosted connect page learns from a token.
@@ -250,6 +252,10 @@ pub struct Validation {
     pub settings: TokenSettings,
     /// The app asked for, if any.
     pub app: Option<CatalogApp>,
+    /// Fields an app override presets (the page does not ask for them).
+    pub preset_fields: Vec<String>,
+    /// The OAuth client the connection will use, if not the default.
+    pub oauth_app_id: Option<String>,
 }
 
 impl Validation {
@@ -260,6 +266,8 @@ impl Validation {
             environment: None,
             settings: TokenSettings::default(),
             app: None,
+            preset_fields: Vec::new(),
+            oauth_app_id: None,
         }
     }
 }
@@ -284,15 +292,34 @@ pub async fn validate(
         environment: Some(environment),
         settings: grant.settings.clone(),
         app: None,
+        preset_fields: Vec::new(),
+        oauth_app_id: grant.settings.oauth_app_id.clone(),
     };
     if grant.spent {
         validation.error = Some("the connect token has already been used".into());
         return Ok(validation);
     }
+    let preset = match params.app_override_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => match super::overrides::find(ctx, &project.id, id).await {
+            Ok(o) => Some(o),
+            Err(_) => {
+                validation.error = Some("the app override does not exist".into());
+                return Ok(validation);
+            }
+        },
+        None => None,
+    };
+    if let Some(o) = &preset {
+        validation.preset_fields = super::overrides::preset(o).into_keys().collect();
+        if validation.oauth_app_id.is_none() {
+            validation.oauth_app_id = o.oauth_app_id.clone();
+        }
+    }
     let app_key = params
         .app_id
         .filter(|s| !s.is_empty())
-        .or_else(|| grant.settings.app_id.clone());
+        .or_else(|| grant.settings.app_id.clone())
+        .or_else(|| preset.as_ref().map(|o| o.app_slug.clone()));
     if let Some(key) = app_key {
         match ctx
             .catalog

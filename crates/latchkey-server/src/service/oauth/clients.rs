@@ -71,12 +71,24 @@ pub async fn create(
     input: ClientInput,
 ) -> Result<OAuthClient, ServiceError> {
     caller.require_admin()?;
+    create_in(ctx, caller.workspace_id(), input).await
+}
+
+/// [`create`] for a caller already authorized for `workspace_id` (Connect server callers).
+///
+/// # Errors
+/// 400 for bad input or a non-OAuth app.
+pub async fn create_in(
+    ctx: &App,
+    workspace_id: &str,
+    input: ClientInput,
+) -> Result<OAuthClient, ServiceError> {
     let app_key = input
         .app
         .ok_or_else(|| ValidationError::new("app", "is required"))?;
     let app = ctx
         .catalog
-        .resolve(&*ctx.store, caller.workspace_id(), &app_key)
+        .resolve(&*ctx.store, workspace_id, &app_key)
         .await?
         .ok_or_else(|| ValidationError::new("app", "is not an app of the catalog"))?;
     code_flow_config(&app.definition)?;
@@ -92,7 +104,7 @@ pub async fn create(
     let now = clock::now_ms();
     let mut client = OAuthClient {
         id: ids::generate("oa_"),
-        workspace_id: caller.workspace_id().to_owned(),
+        workspace_id: workspace_id.to_owned(),
         app_slug: app.definition.name_slug.clone(),
         name,
         client_id,
@@ -118,8 +130,16 @@ pub async fn create(
 /// 404.
 pub async fn get(ctx: &App, caller: &Caller, id: &str) -> Result<OAuthClient, ServiceError> {
     caller.require_scope("apps:read")?;
+    get_in(ctx, caller.workspace_id(), id).await
+}
+
+/// A client of `workspace_id`.
+///
+/// # Errors
+/// 404.
+pub async fn get_in(ctx: &App, workspace_id: &str, id: &str) -> Result<OAuthClient, ServiceError> {
     ctx.store
-        .get_oauth_client(caller.workspace_id(), id)
+        .get_oauth_client(workspace_id, id)
         .await?
         .ok_or(ServiceError::NotFound("OAuth client"))
 }
@@ -147,7 +167,20 @@ pub async fn update(
     input: ClientInput,
 ) -> Result<OAuthClient, ServiceError> {
     caller.require_admin()?;
-    let mut client = get(ctx, caller, id).await?;
+    update_in(ctx, caller.workspace_id(), id, input).await
+}
+
+/// [`update`] for a caller already authorized for `workspace_id`.
+///
+/// # Errors
+/// 400, 404.
+pub async fn update_in(
+    ctx: &App,
+    workspace_id: &str,
+    id: &str,
+    input: ClientInput,
+) -> Result<OAuthClient, ServiceError> {
+    let mut client = get_in(ctx, workspace_id, id).await?;
     if let Some(name) = input.name {
         client.name = check_text("name", &name, 100)?;
     }
@@ -181,8 +214,16 @@ pub async fn update(
 /// 403, 404.
 pub async fn delete(ctx: &App, caller: &Caller, id: &str) -> Result<(), ServiceError> {
     caller.require_admin()?;
+    delete_in(ctx, caller.workspace_id(), id).await
+}
+
+/// [`delete`] for a caller already authorized for `workspace_id`.
+///
+/// # Errors
+/// 404.
+pub async fn delete_in(ctx: &App, workspace_id: &str, id: &str) -> Result<(), ServiceError> {
     ctx.store
-        .delete_oauth_client(caller.workspace_id(), id)
+        .delete_oauth_client(workspace_id, id)
         .await
         .map_err(|e| match e {
             latchkey_store::StoreError::NotFound => ServiceError::NotFound("OAuth client"),
