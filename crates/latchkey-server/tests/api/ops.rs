@@ -35,6 +35,17 @@ async fn health_readiness_metrics_and_openapi() {
             ("/v1/oauth_apps/{id}", &["get", "put", "delete"]),
             ("/oauth/authorize/{handle}", &["get", "post"]),
             ("/oauth/callback", &["get"]),
+            ("/v1/connect/{project_id}/tokens", &["post"]),
+            ("/v1/connect/{project_id}/accounts", &["get", "post"]),
+            ("/v1/connect/{project_id}/accounts/{account_id}", &["get", "delete"]),
+            ("/v1/connect/{project_id}/users/{external_user_id}/accounts", &["get"]),
+            ("/v1/connect/{project_id}/proxy/{url}", &["get", "post", "put", "patch", "delete"]),
+            ("/v1/accounts/{account_id}/proxy/{url}", &["get", "post", "put", "patch", "delete"]),
+            ("/v1/connect/apps", &["get"]),
+            ("/v1/connect/app_categories", &["get"]),
+            ("/v1/connect/{project_id}/oauth_apps", &["get", "post"]),
+            ("/v1/connect/{project_id}/app_overrides", &["get", "post"]),
+            ("/v1/webhooks", &["get", "put"]),
         ] {
             let entry: &Value = paths.get(path).unwrap_or_else(|| panic!("{path} missing from openapi.json"));
             for m in methods {
