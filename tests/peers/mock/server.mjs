@@ -7,6 +7,7 @@
 // Prints {"issuer","port"} on its first line; GET /test/stats counts token requests by
 // client and grant type.
 import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
 
 const counts = {};
@@ -23,6 +24,11 @@ function clientId(req) {
 const issuer = new OAuth2Issuer();
 await issuer.keys.generate('RS256');
 const service = new OAuth2Service(issuer);
+
+// Two tokens issued within the same second must still differ (real providers' do): a jti.
+service.on('beforeTokenSigning', (token) => {
+  token.payload.jti = randomUUID();
+});
 
 service.on('beforeResponse', (response, req) => {
   const client = clientId(req);

@@ -39,6 +39,10 @@ pub const MAX_RESPONSE_BYTES: u64 = 100 * 1024 * 1024;
 /// How long the upstream may take to answer (API.md §6) before the caller gets `504`.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Marks a response relayed from an upstream API (never reshaped into Latchkey's error form).
+#[derive(Debug, Clone, Copy)]
+pub struct Relayed;
+
 /// One request to forward.
 pub struct ProxyRequest {
     /// Method (GET, POST, PUT, PATCH, DELETE).
@@ -270,5 +274,7 @@ fn relay(upstream: reqwest::Response) -> Response {
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
+    // The upstream's own answer: the API's error shaping must leave it as it came.
+    response.extensions_mut().insert(Relayed);
     response
 }

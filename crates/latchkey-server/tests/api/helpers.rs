@@ -110,6 +110,24 @@ async fn spawn_provider() -> String {
             get(|| async { (StatusCode::FOUND, [("location", "/echo?redirected=1")]) }),
         )
         .route(
+            "/strict",
+            get(|headers: HeaderMap| async move {
+                // The first bearer token seen is treated as revoked early: what a provider does
+                // when it invalidates a token before its announced expiry.
+                static FIRST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let bearer = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                if bearer.is_empty() || *FIRST.get_or_init(|| bearer.clone()) == bearer {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::OK
+                }
+            }),
+        )
+        .route(
             "/slow",
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(8)).await;

@@ -163,6 +163,17 @@ async fn the_workspace_proxy_injects_credentials_under_the_access_rules() {
         assert_eq!(status, StatusCode::OK, "{echo}");
         assert_eq!(echo["method"], "POST");
 
+        // Upstream errors come back exactly as the upstream sent them.
+        let (status, body, _) = app
+            .proxy(&member.key, &account, Method::GET, "/missing", &[])
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body,
+            Value::String(String::new()),
+            "not reshaped into Latchkey's error form"
+        );
+
         // Decision 1: an admin manages the account but may not use it; others do not see it.
         let (status, _, _) = app
             .proxy(&admin.key, &account, Method::GET, &target, &[])
@@ -317,4 +328,55 @@ async fn the_egress_policy_stops_internal_destinations_timeouts_are_504_and_limi
         app
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_401_from_an_oauth_api_refreshes_once_and_retries() {
+    let peer = latchkey_test_db::mock_peer::MockPeer::start();
+    // SQLite only: the provider's "first token is revoked" memory is per process.
+    let app = TestApp::spawn(latchkey_test_db::TestDb::sqlite()).await;
+    let owner = app.workspace("acme").await;
+    let (status, body) = app
+        .post(
+            "/v1/apps",
+            &owner.key,
+            json!({
+                "name_slug": "cc_api", "name": "Client credentials API", "auth_type": "oauth",
+                "oauth": {"grant": "client_credentials", "token_url": format!("{}/token", peer.issuer), "default_scopes": ["api:read"]},
+                "custom_fields": [
+                    {"name": "client_id", "label": "Client ID", "type": "string"},
+                    {"name": "client_secret", "label": "Client secret", "type": "password"}
+                ],
+                "request": {"base_url": app.provider, "allowed_domains": ["127.0.0.1"], "headers": {"Authorization": "Bearer {{oauth_access_token}}"}}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post("/v1/accounts", &owner.key, json!({"app": "cc_api", "name": "cc", "cfmap": {"client_id": "plain", "client_secret": "s"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let account = body["data"]["id"].as_str().unwrap().to_owned();
+    let before = peer.token_requests("plain", "client_credentials").await;
+
+    // The provider rejects the first token; the proxy refreshes once and the retry succeeds.
+    let (status, body, _) = app
+        .proxy(&owner.key, &account, Method::GET, "/strict", &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        peer.token_requests("plain", "client_credentials").await,
+        before + 1,
+        "exactly one refresh"
+    );
+    // Later requests use the new token directly.
+    let (status, _, _) = app
+        .proxy(&owner.key, &account, Method::GET, "/strict", &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        peer.token_requests("plain", "client_credentials").await,
+        before + 1
+    );
+    app.cleanup().await;
 }

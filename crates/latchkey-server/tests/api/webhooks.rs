@@ -14,14 +14,14 @@ use sha2::Sha256;
 use crate::helpers::{TestApp, PROVIDER_KEY};
 
 #[derive(Default)]
-struct Receiver {
-    calls: AtomicUsize,
-    accepted: AtomicUsize,
-    received: Mutex<Vec<(HeaderMap, String)>>,
+pub(crate) struct Receiver {
+    pub(crate) calls: AtomicUsize,
+    pub(crate) accepted: AtomicUsize,
+    pub(crate) received: Mutex<Vec<(HeaderMap, String)>>,
 }
 
 /// A receiver that answers 500 to the first `failures` calls and 200 after.
-async fn spawn_receiver(failures: usize) -> (String, Arc<Receiver>) {
+pub(crate) async fn spawn_receiver(failures: usize) -> (String, Arc<Receiver>) {
     let state = Arc::new(Receiver::default());
     let shared = state.clone();
     let router = Router::new().route(

@@ -48,6 +48,19 @@ async fn concurrent_reads_of_an_expired_account_refresh_exactly_once() {
 async fn a_grant_revoked_at_the_provider_makes_the_account_unhealthy() {
     let (t, peer) = app_with_peer(TestDb::sqlite(), &[("PEER_ACCESS_TOKEN_TTL", "2")]).await;
     let owner = t.workspace("acme").await;
+    // The workspace subscribes to health changes.
+    let (hook, received) = crate::webhooks::spawn_receiver(0).await;
+    let (status, _, _) = t
+        .request(
+            reqwest::Method::PUT,
+            "/v1/webhooks",
+            Some(&owner.key),
+            Some(json!({"health_url": hook})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let worker =
+        latchkey_server::service::webhooks::spawn_worker(t.app.clone(), Duration::from_millis(20));
     let (_, page, _) = connect(&t, &owner, json!({"app": "peer"})).await;
     let id = account_id_from(&page);
     let token = credentials(&t, &owner, &id).await["credentials"]["oauth_access_token"]
@@ -77,6 +90,18 @@ async fn a_grant_revoked_at_the_provider_makes_the_account_unhealthy() {
         .await
         .unwrap();
     assert_eq!(events[0].0, "ACCOUNT_UNHEALTHY");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while received.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, body) = received.received.lock().unwrap()[0].clone();
+    let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["event"], "ACCOUNT_UNHEALTHY");
+    assert_eq!(payload["account"]["id"], id.as_str());
+    assert!(!body.contains(&token), "no credentials in health webhooks");
+    worker.abort();
 
     // Reconnecting in place: same id, healthy again.
     let (status, page, _) = connect(&t, &owner, json!({"app": "peer", "account_id": id})).await;
