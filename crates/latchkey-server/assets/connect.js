@@ -11,6 +11,7 @@
     app: params.get("app") || "",
     accountId: params.get("accountId") || "",
     oauthAppId: params.get("oauthAppId") || "",
+    appOverrideId: params.get("appOverrideId") || "",
     connectLink: params.get("connectLink") === "true",
     hideClose: params.get("hideClose") === "true",
     origins: (root.dataset.origins || "").split(" ").filter(Boolean),
@@ -67,10 +68,19 @@
       return r.text().then(function (text) {
         var body = null;
         try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
-        if (!r.ok) throw new Error((body && body.error) || "Latchkey answered " + r.status);
+        if (!r.ok) throw new Error(readable(body) || "Latchkey answered " + r.status);
         return body;
       });
     });
+  }
+
+  // The API prefixes invalid-input messages with the field ("cfmap_json: …"): a name for
+  // programs, not for the person at the form.
+  function readable(body) {
+    var message = (body && body.error) || "";
+    var prefix = body && body.field ? body.field + ": " : "";
+    if (prefix && message.indexOf(prefix) === 0) message = message.slice(prefix.length);
+    return message.charAt(0).toUpperCase() + message.slice(1);
   }
 
   function closeButton() {
@@ -85,6 +95,7 @@
     if (state.app) q.set("app_id", state.app);
     if (state.accountId) q.set("account_id", state.accountId);
     if (state.oauthAppId) q.set("oauth_app_id", state.oauthAppId);
+    if (state.appOverrideId) q.set("app_override_id", state.appOverrideId);
     return fetch("/v1/connect/tokens/" + encodeURIComponent(token) + "/validate?" + q.toString())
       .then(function (r) { return r.json(); });
   }
@@ -112,7 +123,7 @@
     button.addEventListener("click", function () {
       var popup = window.open("", "latchkey_oauth", "popup,width=520,height=720");
       var form = el("form", { method: "post", action: "/oauth/connect/start", target: popup ? "latchkey_oauth" : "_self" });
-      [["token", token], ["app", app.name_slug], ["account_id", state.accountId], ["oauth_app_id", state.oauthAppId]].forEach(function (p) {
+      [["token", token], ["app", app.name_slug], ["account_id", state.accountId], ["oauth_app_id", state.oauthAppId], ["app_override_id", state.appOverrideId]].forEach(function (p) {
         form.appendChild(el("input", { type: "hidden", name: p[0], value: p[1] }));
       });
       document.body.appendChild(form);
@@ -132,6 +143,9 @@
   function keysStep(app) {
     var fields = [];
     try { fields = JSON.parse(app.custom_fields_json || "[]"); } catch (e) { fields = []; }
+    // Fields an app override presets are not asked for (the server fills them in).
+    var preset = (state.validation && state.validation.app_override_field_names) || [];
+    fields = fields.filter(function (f) { return preset.indexOf(f.name) === -1; });
     var form = el("form", { id: "connect-keys" });
     fields.forEach(function (f) {
       var id = "field-" + f.name;
@@ -155,7 +169,7 @@
       api("/v1/connect/accounts", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ app_slug: app.name_slug, cfmap_json: JSON.stringify(values), connect_token: token }),
+        body: JSON.stringify({ app_slug: app.name_slug, cfmap_json: JSON.stringify(values), connect_token: token, app_override_id: state.appOverrideId || undefined }),
       }).then(function (account) { finish(true, account.id); })
         .catch(function (e) { submit.disabled = false; error.textContent = e.message; });
     });

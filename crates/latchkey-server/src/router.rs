@@ -339,7 +339,10 @@ fn json_shape(response: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.starts_with("text/plain"));
-    let relayed = response.extensions().get::<crate::proxy::Relayed>().is_some();
+    let relayed = response
+        .extensions()
+        .get::<crate::proxy::Relayed>()
+        .is_some();
     if status.as_u16() < 400 || !from_framework || relayed {
         return response;
     }

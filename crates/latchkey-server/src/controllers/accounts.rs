@@ -101,7 +101,7 @@ pub(crate) struct CreateBody {
     skip_check: bool,
 }
 
-fn scalar_fields(cfmap: BTreeMap<String, Value>) -> ApiResult<BTreeMap<String, String>> {
+pub(crate) fn scalar_fields(cfmap: BTreeMap<String, Value>) -> ApiResult<BTreeMap<String, String>> {
     cfmap
         .into_iter()
         .filter(|(_, v)| !v.is_null())

@@ -33,13 +33,7 @@ pub(crate) async fn list_apps(
 ) -> ApiResult<Response> {
     caller.require_scope("apps:read")?;
     let limit = limit(query.limit.as_deref())? as usize;
-    let offset = match query.after.as_deref().filter(|s| !s.is_empty()) {
-        None => 0,
-        Some(c) => c
-            .strip_prefix("o")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| ApiError::invalid("after", "is not a cursor from this API"))?,
-    };
+    let offset = offset_cursor(query.after.as_deref())?;
     let needle = query.q.unwrap_or_default().to_lowercase();
     let apps: Vec<_> = state
         .catalog
@@ -60,6 +54,26 @@ pub(crate) async fn list_apps(
             })
         })
         .collect();
+    Ok(catalog_page(&apps, offset, limit))
+}
+
+/// Reads an `o<offset>` cursor of a catalog listing (`None`, empty: the start).
+pub(crate) fn offset_cursor(after: Option<&str>) -> ApiResult<usize> {
+    match after.filter(|s| !s.is_empty()) {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix('o')
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| ApiError::invalid("after", "is not a cursor from this API")),
+    }
+}
+
+/// One page of a catalog listing: the pre-rendered App objects, with `o<offset>` cursors.
+pub(crate) fn catalog_page(
+    apps: &[crate::catalog::CatalogApp],
+    offset: usize,
+    limit: usize,
+) -> Response {
     let page: Vec<&RawValue> = apps
         .iter()
         .skip(offset)
@@ -73,11 +87,11 @@ pub(crate) async fn list_apps(
         start_cursor: (!page.is_empty()).then(|| format!("o{offset}")),
         end_cursor: (end < apps.len()).then(|| format!("o{end}")),
     };
-    Ok(Json(views::Listing {
+    Json(views::Listing {
         data: page,
         page_info,
     })
-    .into_response())
+    .into_response()
 }
 
 /// `GET /v1/apps/{id_or_slug}`

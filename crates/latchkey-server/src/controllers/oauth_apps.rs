@@ -39,7 +39,7 @@ pub(crate) struct ClientBody {
 }
 
 impl ClientBody {
-    fn into_input(self) -> clients::ClientInput {
+    pub(crate) fn into_input(self) -> clients::ClientInput {
         let scopes = match (self.scopes, self.additional_scopes) {
             (None, None) => None,
             (scopes, extra) => Some(

@@ -10,12 +10,14 @@ use axum::{
 };
 use latchkey_domain::ids;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use super::CatalogViewer;
 use crate::{
     catalog::CatalogApp,
-    controllers::limit,
+    controllers::{
+        apps::{catalog_page, offset_cursor},
+        limit,
+    },
     error::{ApiError, ApiResult},
     views, AppState,
 };
@@ -102,13 +104,7 @@ pub(crate) async fn list(
 ) -> ApiResult<Response> {
     let query = parse_query(raw.as_deref())?;
     let limit = limit(query.limit.as_deref())? as usize;
-    let offset = match query.after.as_deref() {
-        None => 0,
-        Some(c) => c
-            .strip_prefix('o')
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| ApiError::invalid("after", "is not a cursor from this API"))?,
-    };
+    let offset = offset_cursor(query.after.as_deref())?;
     let needle = query.q.unwrap_or_default().to_lowercase();
     let mut apps: Vec<CatalogApp> = state
         .catalog
@@ -151,24 +147,7 @@ pub(crate) async fn list(
     if query.descending {
         apps.reverse();
     }
-    let page: Vec<&RawValue> = apps
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|a| &*a.view)
-        .collect();
-    let end = offset + page.len();
-    let page_info = views::PageInfo {
-        total_count: i64::try_from(apps.len()).unwrap_or(i64::MAX),
-        count: page.len(),
-        start_cursor: (!page.is_empty()).then(|| format!("o{offset}")),
-        end_cursor: (end < apps.len()).then(|| format!("o{end}")),
-    };
-    Ok(Json(views::Listing {
-        data: page,
-        page_info,
-    })
-    .into_response())
+    Ok(catalog_page(&apps, offset, limit))
 }
 
 /// `GET /v1/connect/apps/{app_id}` → `{data: App}` (wrapped, unlike accounts).

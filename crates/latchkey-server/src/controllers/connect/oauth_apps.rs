@@ -9,13 +9,12 @@ use axum::{
     Json,
 };
 use latchkey_store::{OAuthClient, Page};
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
     clock,
-    controllers::limit,
+    controllers::{limit, oauth_apps::ClientBody},
     error::{ApiResult, AppJson, AppQuery},
     service::{
         connect::ConnectCaller,
@@ -115,48 +114,11 @@ pub(crate) async fn list(
     .into_response())
 }
 
-/// Create and update body. Not `Debug`: it carries the secret.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Body {
-    app: Option<String>,
-    name: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code, reason = "accepted for API compatibility, not stored")]
-    description: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-    scopes: Option<Vec<String>>,
-    additional_scopes: Option<Vec<String>>,
-}
-
-impl Body {
-    fn into_input(self) -> clients::ClientInput {
-        let scopes = match (self.scopes, self.additional_scopes) {
-            (None, None) => None,
-            (scopes, extra) => Some(
-                scopes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .chain(extra.unwrap_or_default())
-                    .collect(),
-            ),
-        };
-        clients::ClientInput {
-            app: self.app,
-            name: self.name,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            scopes,
-        }
-    }
-}
-
 /// `POST …/oauth_apps` → bare OauthApp (201).
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: ConnectCaller,
-    AppJson(body): AppJson<Body>,
+    AppJson(body): AppJson<ClientBody>,
 ) -> ApiResult<Response> {
     require(&caller, true)?;
     let client = clients::create_in(&state, caller.workspace_id(), body.into_input()).await?;
@@ -183,7 +145,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     caller: ConnectCaller,
     Path(path): Path<Vec<String>>,
-    AppJson(body): AppJson<Body>,
+    AppJson(body): AppJson<ClientBody>,
 ) -> ApiResult<Response> {
     require(&caller, true)?;
     let client = clients::update_in(

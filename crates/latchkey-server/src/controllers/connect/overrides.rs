@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::{
     clock,
-    controllers::limit,
+    controllers::{accounts::scalar_fields, limit},
     error::{ApiError, ApiResult, AppJson, AppQuery},
     service::connect::{overrides, tokens, ConnectCaller},
     views, AppState,
@@ -38,19 +38,7 @@ async fn view(state: &AppState, caller: &ConnectCaller, o: &AppOverride) -> Valu
 }
 
 fn scalars(cfmap: Option<BTreeMap<String, Value>>) -> ApiResult<Option<BTreeMap<String, String>>> {
-    cfmap
-        .map(|m| {
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k, s)),
-                    Value::Number(n) => Ok((k, n.to_string())),
-                    Value::Bool(b) => Ok((k, b.to_string())),
-                    _ => Err(ApiError::invalid(format!("cfmap.{k}"), "must be a string")),
-                })
-                .collect()
-        })
-        .transpose()
+    cfmap.map(scalar_fields).transpose()
 }
 
 #[derive(Debug, Deserialize)]
