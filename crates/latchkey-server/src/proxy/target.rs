@@ -225,6 +225,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the caller sends, a target that resolves stays on the app's origin under its
+        /// base path, or (absolute) on an allowed host: the credential cannot be steered away.
+        #[test]
+        fn no_target_leaves_the_app(
+            target in proptest::string::string_regex("[a-z0-9/.:@%?#&=\\\\-]{0,40}").unwrap(),
+            absolute in proptest::bool::ANY,
+        ) {
+            let target = if absolute { format!("https://{target}") } else { target };
+            let base = "https://slack.com/api";
+            if let Ok(url) = resolve(&target, base, &allowed()) {
+                let host = url.host_str().unwrap_or("");
+                proptest::prop_assert!(host == "slack.com" || host.ends_with(".slack.com"), "{target} -> {url}");
+                proptest::prop_assert!(url.username().is_empty() && url.password().is_none());
+                if !absolute {
+                    proptest::prop_assert!(url.as_str().starts_with("https://slack.com/api"), "{target} -> {url}");
+                }
+            }
+        }
+
+        /// Every target round-trips through either Base64 alphabet, padded or not.
+        #[test]
+        fn base64_in_either_alphabet_round_trips(target in "https://slack\\.com/[a-z0-9/_.-]{0,30}") {
+            use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+            let std: String = url::form_urlencoded::byte_serialize(STANDARD.encode(&target).as_bytes()).collect();
+            proptest::prop_assert_eq!(decode_segment(&std).unwrap(), target.clone());
+            proptest::prop_assert_eq!(decode_segment(&URL_SAFE_NO_PAD.encode(&target)).unwrap(), target);
+        }
+    }
+
     #[test]
     fn absolute_targets_only_within_allowed_domains() {
         let base = "https://slack.com/api";

@@ -65,9 +65,6 @@ impl FromRequestParts<AppState> for ConnectCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(grant) = parts.extensions.get::<ConnectCaller>() {
-            return Ok(grant.clone());
-        }
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let header_environment = environment_header(parts)?;
         let path_project = project_in_path(parts).map(str::to_owned);
