@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Read-path benchmark: GET /v1/accounts/{id}?include_credentials=1 with wrk on loopback,
-# on SQLite and on PostgreSQL, each against nginx serving the same JSON body as a static
-# file in the same run. Prints a table of ratios with PASS/FAIL target lines and writes
-# bench-results/read.json.
+# Benchmarks, each against a baseline measured in the same run. Prints a table of ratios with
+# PASS/FAIL target lines and writes bench-results/<scenario>.json.
 #
-# Targets (at 64 connections): Latchkey req/s >= 0.5 x nginx req/s, and Latchkey p99 <= 2 x
-# nginx p99. A missed target prints FAIL but never fails the script: the numbers depend on
-# the machine. The script does exit non-zero when a scenario is broken (non-2xx responses
-# or socket errors reported by wrk, or the server died), since then the numbers are wrong.
+# read: GET /v1/accounts/{id}?include_credentials=1 with wrk on loopback, on SQLite and on
+#   PostgreSQL, against nginx serving the same JSON body as a static file. Targets (at 64
+#   connections): Latchkey req/s >= 0.5 x nginx req/s, and Latchkey p99 <= 2 x nginx p99.
+#   Writes bench-results/read.json.
+#
+# proxy: the authenticated proxy, GET /v1/accounts/{id}/proxy/{base64url("/data.json")}
+#   through an account of a custom app whose base URL is a local upstream (nginx serving a
+#   1 KiB JSON file, refusing requests without the account's credential), on SQLite and on
+#   PostgreSQL, against nginx itself reverse-proxying (proxy_pass, keep-alive pool) to the same
+#   upstream with a static Authorization header. Also a POST with a 1 KiB JSON body (wrk -s
+#   scripts/bench/post.lua; the upstream answers it with the same file). Targets (at 64
+#   connections): Latchkey req/s >= 1.0 x nginx proxy req/s, and Latchkey p99 <= 1.5 x nginx
+#   proxy p99; the table also shows the latency Latchkey adds at p50 and p99. Every proxied
+#   request writes an audit record before it is sent, so this measures that write too.
+#   Writes bench-results/proxy.json.
+#
+# A missed target prints FAIL but never fails the script: the numbers depend on the machine.
+# The script does exit non-zero when a scenario is broken (non-2xx responses or socket errors
+# reported by wrk, or the server died), since then the numbers are wrong.
 #
 # Environment (all optional):
 #   DURATION=10s       measured wrk run per target (CI: DURATION=3s)
@@ -19,7 +32,9 @@
 #   LATCHKEY_BIN=path  use this binary instead of building target/release/latchkey
 #   SKIP_BUILD=1       use the existing release binary without running cargo
 #   RESULTS_DIR=bench-results
-#   SCENARIOS="read refresh"   which benchmarks to run
+#   SCENARIOS="read proxy refresh"   which benchmarks to run
+#   PROXY_METHODS="GET POST"         the proxy benchmark's cases (GET is the one with targets
+#                                    that matter; POST adds a 1 KiB request body)
 #   STORM_ACCOUNTS=5000        accounts expiring together in the refresh storm
 #   STORM_SCENARIOS=sqlite:1,postgres:1,postgres:3
 #
@@ -41,8 +56,20 @@ THREADS=${THREADS:-2}
 BACKENDS=${BACKENDS:-sqlite postgres}
 BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench-results}
-RPS_RATIO_TARGET=0.5 # Latchkey rps / nginx rps must be >= this
-P99_RATIO_TARGET=2.0 # Latchkey p99 / nginx p99 must be <= this
+SCENARIOS=${SCENARIOS:-read proxy refresh}
+PROXY_METHODS=${PROXY_METHODS:-GET POST}
+# Targets per scenario: Latchkey rps / baseline rps must be >= the first, Latchkey p99 /
+# baseline p99 <= the second.
+READ_TARGETS=(0.5 2.0)  # baseline: nginx serving the same bytes as a static file
+PROXY_TARGETS=(1.0 1.5) # baseline: nginx proxy_pass to the same upstream
+
+for sc in $SCENARIOS; do
+    [[ $sc == read || $sc == proxy || $sc == refresh ]] || die "unknown scenario $sc (expected read, proxy, refresh)"
+done
+for m in $PROXY_METHODS; do
+    [[ $m == GET || $m == POST ]] || die "unknown proxy method $m (expected GET, POST)"
+done
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 # The bench sets every Latchkey setting it relies on; a LATCHKEY_* variable left in the
 # caller's shell (say, a DATABASE_URL) must not leak into a scenario.
@@ -87,14 +114,18 @@ fi
 
 CORES=$(nproc)
 cat <<EOF
-Latchkey read benchmark: GET /v1/accounts/{id}?include_credentials=1 vs nginx static file
+Latchkey benchmarks: ${SCENARIOS}
+  read        GET /v1/accounts/{id}?include_credentials=1 vs nginx serving the same bytes as a static file
+  proxy       ${PROXY_METHODS// /, } /v1/accounts/{id}/proxy/{base64url /data.json} to an nginx upstream (1 KiB JSON)
+              vs nginx proxy_pass to the same upstream with a static Authorization header
   date        $(date -u +%Y-%m-%dT%H:%M:%SZ)
   commit      $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')
   cpu         ${CORES} cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown))
   wrk         -t${THREADS} -c${CONNECTIONS} -d${DURATION} (warm-up ${WARMUP}), loopback, keep-alive
   tools       $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(nginx -v 2>&1 | sed 's/^nginx version: //')
   nginx       worker_processes auto (= ${CORES}, like tokio's one worker per core), access_log off,
-              sendfile, open_file_cache; same path, same Authorization header, same body bytes
+              sendfile, open_file_cache; read: same path, same Authorization header, same body
+              bytes; proxy: keepalive 64 to the upstream, which also serves Latchkey's requests
   note        wrk, the server under test (and PostgreSQL) share these ${CORES} cores: absolute
               numbers are low; the ratios against nginx on the same machine are what counts.
 EOF
@@ -108,19 +139,180 @@ if ((CORES <= 2)); then
 fi
 echo
 
-start_nginx
 ROWS=$WORK/rows.tsv
 : >"$ROWS"
 
-# --- one scenario per backend ------------------------------------------------------------
+# --- helpers -----------------------------------------------------------------------------
 
 # Append one tab-separated row; report.py turns the rows into the table and the JSON.
-# Columns: backend status note body_bytes account_id, then parse_wrk's 5 fields for Latchkey
-# and for nginx, then the number of warn/error lines in the server log.
+# Columns: scenario (read|proxy) method backend status note body_bytes account_id, then
+# parse_wrk's 6 fields for Latchkey and for the nginx baseline, then the number of warn/error
+# lines in the server log. The raw wrk reports are
+# $WORK/wrk-<scenario>-<method>-<backend>-{latchkey,nginx}.txt.
 row() { (IFS=$'\t'; printf '%s\n' "$*") >>"$ROWS"; }
+skipped_row() { # skipped_row SCENARIO METHOD BACKEND NOTE
+    row "$1" "$2" "$3" skipped "$4" 0 - nan nan nan 0 0 0 nan nan nan 0 0 0 0
+}
 
-run_scenario() { # run_scenario BACKEND
+# fetch WHAT OUTFILE CURL_ARG...: one request that must answer 2xx; the body lands in OUTFILE.
+fetch() {
+    local what=$1 out=$2 status
+    shift 2
+    status=$(curl -sS -o "$out" -w '%{http_code}' "$@") || die "$what: curl failed"
+    [[ $status == 2?? ]] || die "$what answered $status: $(head -c 500 "$out")"
+}
+
+# Stop the scenario's server and judge it. Sets SERVER_STATUS, SERVER_NOTE, SERVER_WARNINGS.
+finish_server() { # finish_server SCENARIO BACKEND
+    local scenario=$1 backend=$2
+    SERVER_STATUS=ok SERVER_NOTE=""
+    if ! kill -0 "$LK_PID" 2>/dev/null; then
+        SERVER_STATUS=error SERVER_NOTE="latchkey exited during the run"
+    fi
+    stop_pid "$LK_PID"
+    LK_PID=""
+    # Anything Latchkey logged at warn or above during the bench is worth a look.
+    SERVER_WARNINGS=$(grep -ciE '\b(WARN|ERROR)\b' "$LK_LOG" || true)
+    if ((SERVER_WARNINGS > 0)); then
+        log "bench: $scenario: $backend: the server logged $SERVER_WARNINGS warn/error lines:"
+        grep -iE '\b(WARN|ERROR)\b' "$LK_LOG" | head -5 >&2 || true
+        cp "$LK_LOG" "$RESULTS_DIR/$scenario-$backend-server.log"
+    fi
+}
+
+# --- the read benchmark ------------------------------------------------------------------
+
+run_read() { # run_read BACKEND: one row
     local backend=$1
+    start_latchkey "$LK_DATA_DIR/server-read.log"
+    local base=http://127.0.0.1:$LK_PORT auth="Authorization: Bearer $LK_API_KEY"
+    local created id
+    created=$(curl -fsS -X POST "$base/v1/accounts" -H "$auth" -H 'content-type: application/json' \
+        -d '{"app":"openai","name":"bench","cfmap":{"api_key":"sk-bench-0123456789abcdefghijklmnopqrstuvwxyz"},"skip_check":true}') ||
+        die "$backend: creating the account failed"
+    id=$(json_field data.id <<<"$created")
+
+    # The baseline file is the exact body of the read, at the same path under nginx's root,
+    # so both servers get byte-identical requests and send the same body.
+    local path="/v1/accounts/$id?include_credentials=1" file=$WORK/www/v1/accounts/$id
+    mkdir -p "$(dirname "$file")"
+    chmod -R a+rX "$WORK/www"
+    fetch "$backend: the read" "$file" -H "$auth" "$base$path"
+    chmod a+r "$file"
+    python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["data"]["credentials"]' "$file" 2>/dev/null ||
+        log "bench: $backend: warning: the read's body has no data.credentials"
+    cmp -s "$file" <(curl -fsS -H "$auth" "http://127.0.0.1:$NGINX_PORT$path") ||
+        die "$backend: nginx does not serve the same bytes"
+    local bytes
+    bytes=$(wc -c <"$file")
+    log "bench: read: $backend: account $id, body $bytes bytes"
+
+    local out=$WORK/wrk-read-GET-$backend
+    log "bench: read: $backend: wrk nginx"
+    run_wrk "http://127.0.0.1:$NGINX_PORT$path" "$out-nginx.txt"
+    log "bench: read: $backend: wrk latchkey"
+    run_wrk "$base$path" "$out-latchkey.txt"
+
+    finish_server read "$backend"
+    # shellcheck disable=SC2046 # parse_wrk prints 6 space-separated numbers
+    row read GET "$backend" "$SERVER_STATUS" "$SERVER_NOTE" "$bytes" "$id" \
+        $(parse_wrk "$out-latchkey.txt") $(parse_wrk "$out-nginx.txt") "$SERVER_WARNINGS"
+}
+
+# --- the proxy benchmark -----------------------------------------------------------------
+
+# The upstream's answer and the POST body: 1 KiB of JSON each, exactly.
+write_proxy_files() {
+    python3 - "$WORK/www/upstream/data.json" "$WORK/post-body.json" <<'PY'
+import json, sys
+
+def sized(n, kind):
+    items = [{"id": f"{kind}_{i:04d}", "name": f"Bench {kind} {i}", "active": i % 2 == 0,
+              "score": i * 7} for i in range(8)]
+    doc = {"object": "list", "data": items, "has_more": False, "pad": ""}
+    doc["pad"] = "x" * (n - len(json.dumps(doc, separators=(",", ":"))))
+    text = json.dumps(doc, separators=(",", ":"))
+    assert len(text) == n, len(text)
+    return text
+
+for path, kind in zip(sys.argv[1:], ("item", "input")):
+    with open(path, "w", encoding="ascii") as f:
+        f.write(sized(1024, kind))
+PY
+    chmod a+r "$WORK/www/upstream/data.json"
+    export BENCH_POST_BODY=$WORK/post-body.json # read by scripts/bench/post.lua
+}
+
+run_proxy() { # run_proxy BACKEND: one row per method in PROXY_METHODS
+    local backend=$1
+    start_latchkey "$LK_DATA_DIR/server-proxy.log"
+    local base=http://127.0.0.1:$LK_PORT auth="Authorization: Bearer $LK_API_KEY"
+
+    # A custom app whose base URL is the upstream, its credential injected as a bearer token,
+    # and an account of it holding the credential the upstream checks.
+    local app
+    app=$(python3 -c '
+import json, sys
+print(json.dumps({
+    "name_slug": "bench_upstream", "name": "Bench upstream", "auth_type": "keys",
+    "description": "scripts/bench.sh proxy upstream", "categories": ["Developer Tools"],
+    "custom_fields": [{"name": "api_key", "label": "API key", "type": "password"}],
+    "request": {"base_url": sys.argv[1], "allowed_domains": ["127.0.0.1"],
+                "headers": {"Authorization": "Bearer {{api_key}}"}},
+}))' "http://127.0.0.1:$NGINX_UPSTREAM_PORT")
+    fetch "$backend: creating the upstream app" "$WORK/app.json" -X POST "$base/v1/apps" \
+        -H "$auth" -H 'content-type: application/json' -d "$app"
+    local created id
+    created=$(curl -fsS -X POST "$base/v1/accounts" -H "$auth" -H 'content-type: application/json' \
+        -d "{\"app\":\"bench_upstream\",\"name\":\"bench\",\"cfmap\":{\"api_key\":\"$BENCH_UPSTREAM_KEY\"},\"skip_check\":true}") ||
+        die "$backend: creating the upstream account failed"
+    id=$(json_field data.id <<<"$created")
+
+    # The target: the upstream path, URL-safe Base64 without padding.
+    local target
+    target=$(printf '%s' /data.json | base64 -w0 | tr '+/' '-_' | tr -d '=')
+    local path="/v1/accounts/$id/proxy/$target" file=$WORK/www/upstream/data.json
+    local bytes
+    bytes=$(wc -c <"$file")
+    log "bench: proxy: $backend: account $id, upstream body $bytes bytes"
+
+    local method out wrk_args curl_args
+    for method in $PROXY_METHODS; do
+        wrk_args=() curl_args=()
+        if [[ $method == POST ]]; then
+            wrk_args=(-s "$BENCH_DIR/post.lua")
+            curl_args=(-X POST -H 'content-type: application/json' --data-binary "@$BENCH_POST_BODY")
+        fi
+        # Both proxies must relay the upstream's exact bytes (the upstream answers 401 when the
+        # credential is missing or wrong, so this also checks the injection).
+        fetch "$backend: Latchkey's proxy ($method)" "$WORK/proxied" "${curl_args[@]}" -H "$auth" "$base$path"
+        cmp -s "$file" "$WORK/proxied" || die "$backend: Latchkey's proxy ($method) changed the body"
+        fetch "$backend: the nginx proxy ($method)" "$WORK/proxied" "${curl_args[@]}" -H "$auth" \
+            "http://127.0.0.1:$NGINX_PROXY_PORT/data.json"
+        cmp -s "$file" "$WORK/proxied" || die "$backend: the nginx proxy ($method) changed the body"
+
+        out=$WORK/wrk-proxy-$method-$backend
+        log "bench: proxy $method: $backend: wrk nginx proxy"
+        run_wrk "http://127.0.0.1:$NGINX_PROXY_PORT/data.json" "$out-nginx.txt" "${wrk_args[@]}"
+        log "bench: proxy $method: $backend: wrk latchkey"
+        run_wrk "$base$path" "$out-latchkey.txt" "${wrk_args[@]}"
+    done
+
+    finish_server proxy "$backend"
+    for method in $PROXY_METHODS; do
+        out=$WORK/wrk-proxy-$method-$backend
+        # shellcheck disable=SC2046 # parse_wrk prints 6 space-separated numbers
+        row proxy "$method" "$backend" "$SERVER_STATUS" "$SERVER_NOTE" "$bytes" "$id" \
+            $(parse_wrk "$out-latchkey.txt") $(parse_wrk "$out-nginx.txt") "$SERVER_WARNINGS"
+    done
+}
+
+# --- one database per backend ------------------------------------------------------------
+
+# Provision a fresh database (and data dir) for BACKEND, then run the selected scenarios on
+# it, each with its own server process.
+run_backend() { # run_backend BACKEND
+    local backend=$1 scenario method
     LK_DATA_DIR=$WORK/$backend
     LK_DATABASE_URL=""
     mkdir -p "$LK_DATA_DIR"
@@ -129,7 +321,14 @@ run_scenario() { # run_scenario BACKEND
     postgres)
         if ! pg_available; then
             log "bench: postgres: cannot connect to $BENCH_PG_URL; skipping"
-            row postgres skipped "psql cannot connect to $BENCH_PG_URL" 0 - nan nan 0 0 0 nan nan 0 0 0 0
+            if wants read; then
+                skipped_row read GET postgres "psql cannot connect to $BENCH_PG_URL"
+            fi
+            if wants proxy; then
+                for method in $PROXY_METHODS; do
+                    skipped_row proxy "$method" postgres "psql cannot connect to $BENCH_PG_URL"
+                done
+            fi
             return 0
         fi
         PG_DB=latchkey_bench_$$_$RANDOM
@@ -140,7 +339,7 @@ run_scenario() { # run_scenario BACKEND
     esac
     log "bench: $backend: provisioning"
 
-    # A fresh master key per scenario, as an operator would set it.
+    # A fresh master key per backend, as an operator would set it.
     LK_MASTER_KEY=$(openssl rand -base64 32)
     local pw=$LK_DATA_DIR/password
     (umask 077 && echo "bench-password-$RANDOM$RANDOM" >"$pw")
@@ -149,64 +348,22 @@ run_scenario() { # run_scenario BACKEND
         die "$backend: latchkey init failed: $(cat "$LK_DATA_DIR/init.log")"
     LK_API_KEY=$(json_field api_key <<<"$init")
 
-    start_latchkey
-    local base=http://127.0.0.1:$LK_PORT auth="Authorization: Bearer $LK_API_KEY"
-    local created id
-    created=$(curl -fsS -X POST "$base/v1/accounts" -H "$auth" -H 'content-type: application/json' \
-        -d '{"app":"openai","name":"bench","cfmap":{"api_key":"sk-bench-0123456789abcdefghijklmnopqrstuvwxyz"},"skip_check":true}') ||
-        die "$backend: creating the account failed"
-    id=$(json_field data.id <<<"$created")
-
-    # The baseline file is the exact body of the read, at the same path under nginx's root,
-    # so both servers get byte-identical requests and send the same body.
-    local path="/v1/accounts/$id?include_credentials=1" file=$WORK/www/v1/accounts/$id status
-    mkdir -p "$(dirname "$file")"
-    chmod -R a+rX "$WORK/www"
-    status=$(curl -sS -o "$file" -w '%{http_code}' -H "$auth" "$base$path")
-    [[ $status == 200 ]] || die "$backend: the read answered $status: $(cat "$file")"
-    chmod a+r "$file"
-    python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["data"]["credentials"]' "$file" 2>/dev/null ||
-        log "bench: $backend: warning: the read's body has no data.credentials"
-    cmp -s "$file" <(curl -fsS -H "$auth" "http://127.0.0.1:$NGINX_PORT$path") ||
-        die "$backend: nginx does not serve the same bytes"
-    local bytes
-    bytes=$(wc -c <"$file")
-    log "bench: $backend: account $id, body $bytes bytes"
-
-    local out=$WORK/wrk-$backend
-    log "bench: $backend: wrk nginx"
-    run_wrk "http://127.0.0.1:$NGINX_PORT$path" "$out-nginx.txt"
-    log "bench: $backend: wrk latchkey"
-    run_wrk "$base$path" "$out-latchkey.txt"
-
-    local status_note="" scen_status=ok
-    if ! kill -0 "$LK_PID" 2>/dev/null; then
-        scen_status=error status_note="latchkey exited during the run"
-    fi
-    stop_pid "$LK_PID"
-    LK_PID=""
-    # Anything Latchkey logged at warn or above during the bench is worth a look.
-    local warnings
-    warnings=$(grep -ciE '\b(WARN|ERROR)\b' "$LK_DATA_DIR/server.log" || true)
-    if ((warnings > 0)); then
-        log "bench: $backend: the server logged $warnings warn/error lines:"
-        grep -iE '\b(WARN|ERROR)\b' "$LK_DATA_DIR/server.log" | head -5 >&2 || true
-        cp "$LK_DATA_DIR/server.log" "$RESULTS_DIR/read-$backend-server.log"
-    fi
+    for scenario in read proxy; do
+        if wants "$scenario"; then
+            "run_$scenario" "$backend"
+        fi
+    done
 
     if [[ -n $PG_DB ]]; then
         pg_sql "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)"
         PG_DB=""
     fi
-
-    # shellcheck disable=SC2046 # parse_wrk prints 5 space-separated numbers
-    row "$backend" "$scen_status" "$status_note" "$bytes" "$id" \
-        $(parse_wrk "$out-latchkey.txt") $(parse_wrk "$out-nginx.txt") "$warnings"
 }
 
+# --- run ---------------------------------------------------------------------------------
+
 mkdir -p "$RESULTS_DIR"
-SCENARIOS=${SCENARIOS:-read refresh}
-if [[ " $SCENARIOS " == *" refresh "* ]]; then
+if wants refresh; then
     log "bench: refresh storm: installing the OAuth peer and building latchkey-bench"
     npm ci --prefix "$ROOT/tests/peers/oidc" --no-audit --no-fund --loglevel=error >&2 ||
         die "npm ci for the OAuth peer failed"
@@ -217,17 +374,21 @@ if [[ " $SCENARIOS " == *" refresh "* ]]; then
         die "the refresh storm failed"
     echo
 fi
-[[ " $SCENARIOS " == *" read "* ]] || exit 0
+wants read || wants proxy || exit 0
 
+start_nginx
+if wants proxy; then
+    write_proxy_files
+fi
 for backend in $BACKENDS; do
-    run_scenario "$backend"
+    run_backend "$backend"
 done
 
 # --- report ------------------------------------------------------------------------------
 
 python3 "$BENCH_DIR/report.py" \
-    --rows "$ROWS" --raw "$WORK" --out "$RESULTS_DIR/read.json" \
-    --rps-target "$RPS_RATIO_TARGET" --p99-target "$P99_RATIO_TARGET" \
+    --rows "$ROWS" --raw "$WORK" --out-dir "$RESULTS_DIR" \
+    --target read "${READ_TARGETS[@]}" --target proxy "${PROXY_TARGETS[@]}" \
     --duration "$DURATION" --warmup "$WARMUP" --threads "$THREADS" --connections "$CONNECTIONS" \
     --cores "$CORES" --commit "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
     --wrk "$(wrk -v 2>&1 | head -1 | awk '{print $2}')" --nginx "$(nginx -v 2>&1 | sed 's/^nginx version: //')"

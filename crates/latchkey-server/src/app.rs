@@ -190,7 +190,8 @@ impl App {
     ) -> anyhow::Result<Arc<Self>> {
         let audit = crate::audit::Auditor::new(master.audit_chain_key());
         let vault = Vault::open(store.clone(), master).await?;
-        let catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
+        let mut catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
+        catalog.cache_workspace_apps(Duration::from_millis(config.cache_ttl_ms));
         let outbound = Outbound::new(&config.egress()).map_err(anyhow::Error::msg)?;
         let caches = Caches::new(Duration::from_millis(config.cache_ttl_ms));
         Ok(Arc::new_cyclic(|me| Self {

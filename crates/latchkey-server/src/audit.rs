@@ -14,9 +14,27 @@ use latchkey_store::{NewAuditEvent, Principal, Store, StoreError};
 use crate::clock;
 
 /// Writes and verifies the chain.
-#[derive(Debug)]
+///
+/// Appends are group-committed: every append takes the chain head's lock (one chain for the
+/// whole install), so concurrent callers queue their events and whichever of them holds the
+/// writer's turn writes everything queued in one transaction, then tells each caller. Each
+/// caller still returns only once its own events are durable.
 pub struct Auditor {
     key: ChainKey,
+    pending: std::sync::Mutex<Vec<Pending>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor").finish_non_exhaustive()
+    }
+}
+
+/// Events waiting for the writer, and where to report the outcome.
+struct Pending {
+    events: Vec<NewAuditEvent>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
 /// Who did it, for an event.
@@ -95,7 +113,11 @@ impl Auditor {
     /// An auditor with the install's chain key.
     #[must_use]
     pub fn new(key: ChainKey) -> Self {
-        Self { key }
+        Self {
+            key,
+            pending: std::sync::Mutex::new(Vec::new()),
+            writing: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Builds an event.
@@ -130,6 +152,56 @@ impl Auditor {
         store: &dyn Store,
         events: &[NewAuditEvent],
     ) -> Result<(), StoreError> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        if events.is_empty() {
+            return Ok(());
+        }
+        loop {
+            let (done, mut outcome) = tokio::sync::oneshot::channel();
+            self.queue().push(Pending {
+                events: events.to_vec(),
+                done,
+            });
+            let result = loop {
+                tokio::select! {
+                    biased;
+                    result = &mut outcome => break result.ok(),
+                    _turn = self.writing.lock() => {
+                        let batch = std::mem::take(&mut *self.queue());
+                        if !batch.is_empty() {
+                            let all: Vec<NewAuditEvent> =
+                                batch.iter().flat_map(|p| p.events.iter().cloned()).collect();
+                            let written = self.append(store, &all).await.map_err(|e| e.to_string());
+                            for pending in batch {
+                                let _ = pending.done.send(written.clone());
+                            }
+                        }
+                        match outcome.try_recv() {
+                            Ok(result) => break Some(result),
+                            Err(TryRecvError::Empty) => continue,
+                            Err(TryRecvError::Closed) => break None,
+                        }
+                    }
+                }
+            };
+            match result {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(message)) => return Err(StoreError::Database(message.into())),
+                // The caller writing our batch was cancelled before it committed (its
+                // transaction rolled back): queue the events again.
+                None => {}
+            }
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One append of `events` to the chain, in one transaction.
+    async fn append(&self, store: &dyn Store, events: &[NewAuditEvent]) -> Result<(), StoreError> {
         let link = |previous: &[u8; 32], seq: i64, event: &NewAuditEvent| {
             self.key.link(previous, &canonical(seq, event))
         };

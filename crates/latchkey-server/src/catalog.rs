@@ -59,11 +59,14 @@ pub struct CatalogError {
     pub error: ValidationError,
 }
 
-/// The global part of the catalog (built-in and operator apps), immutable after start.
+/// The global part of the catalog (built-in and operator apps), immutable after start, and a
+/// short-lived cache of each workspace's custom apps (they are read on every proxied request
+/// and credential read of a custom app's account).
 #[derive(Debug, Default)]
 pub struct Catalog {
     apps: Vec<CatalogApp>,
     by_key: HashMap<String, usize>,
+    workspace_cache: Option<moka::sync::Cache<String, Arc<Vec<CatalogApp>>>>,
 }
 
 /// Parses and validates one file; `strict` applies the built-in catalog's rules.
@@ -233,11 +236,48 @@ impl Catalog {
             .find(|a| a.id == slug_or_id || a.definition.name_slug == slug_or_id))
     }
 
+    /// Keeps each workspace's custom apps for `ttl` (the read caches' TTL: another instance's
+    /// new custom app is seen here within it; this process's own at once).
+    pub fn cache_workspace_apps(&mut self, ttl: std::time::Duration) {
+        self.workspace_cache = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build()
+        });
+    }
+
+    /// Forgets the cached custom apps of a workspace (after a change).
+    pub fn forget_workspace(&self, workspace_id: &str) {
+        if let Some(cache) = &self.workspace_cache {
+            cache.invalidate(workspace_id);
+        }
+    }
+
     /// A workspace's custom apps.
     ///
     /// # Errors
     /// On database failure.
     pub async fn workspace_apps(
+        &self,
+        store: &dyn Store,
+        workspace_id: &str,
+    ) -> Result<Vec<CatalogApp>, StoreError> {
+        if let Some(hit) = self
+            .workspace_cache
+            .as_ref()
+            .and_then(|c| c.get(workspace_id))
+        {
+            return Ok(hit.as_ref().clone());
+        }
+        let apps = self.load_workspace_apps(store, workspace_id).await?;
+        if let Some(cache) = &self.workspace_cache {
+            cache.insert(workspace_id.to_owned(), Arc::new(apps.clone()));
+        }
+        Ok(apps)
+    }
+
+    async fn load_workspace_apps(
         &self,
         store: &dyn Store,
         workspace_id: &str,

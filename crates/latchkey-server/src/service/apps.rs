@@ -50,6 +50,7 @@ pub async fn create_custom_app(
             )),
             other => other.into(),
         })?;
+    ctx.catalog.forget_workspace(caller.workspace_id());
     tracing::info!(app.id = %id, app.slug = %definition.name_slug, "custom app added");
     Ok(CatalogApp::new(
         id,

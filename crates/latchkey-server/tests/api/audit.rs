@@ -128,3 +128,46 @@ async fn credentials_are_withheld_when_the_audit_log_cannot_be_written() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_appends_are_group_committed_into_one_intact_chain() {
+    on_every_backend(|app| async move {
+        let owner = app.workspace("acme").await;
+        let before = app.app.audit.verify(&*app.app.store).await.unwrap().events;
+        let actor = latchkey_server::audit::Actor::system("test");
+        let mut tasks = Vec::new();
+        for n in 0..64 {
+            let ctx = app.app.clone();
+            let workspace = owner.workspace_id.clone();
+            let actor = actor.clone();
+            tasks.push(tokio::spawn(async move {
+                let events: Vec<_> = (0..1 + n % 3)
+                    .map(|_| {
+                        latchkey_server::audit::Auditor::event(
+                            &workspace,
+                            &actor,
+                            "test.concurrent",
+                            None,
+                            "allowed",
+                            None,
+                        )
+                    })
+                    .collect();
+                ctx.audit.record(&*ctx.store, &events).await.unwrap();
+                events.len()
+            }));
+        }
+        let mut written = 0;
+        for task in tasks {
+            written += task.await.unwrap();
+        }
+        let verification = app.app.audit.verify(&*app.app.store).await.unwrap();
+        assert_eq!(verification.broken, None, "[{}]", app.label);
+        assert_eq!(
+            verification.events,
+            before + i64::try_from(written).unwrap()
+        );
+        app
+    })
+    .await;
+}
