@@ -188,7 +188,7 @@ impl App {
         store: Arc<dyn Store>,
         master: MasterKey,
     ) -> anyhow::Result<Arc<Self>> {
-        let audit = crate::audit::Auditor::new(master.audit_chain_key());
+        let audit = crate::audit::Auditor::new(master.audit_chain_key(), store.clone());
         let vault = Vault::open(store.clone(), master).await?;
         let mut catalog = Catalog::load(Some(&config.data_dir.join("apps")))?;
         catalog.cache_workspace_apps(Duration::from_millis(config.cache_ttl_ms));

@@ -20,9 +20,10 @@ use crate::clock;
 /// writer's turn writes everything queued in one transaction, then tells each caller. Each
 /// caller still returns only once its own events are durable.
 pub struct Auditor {
-    key: ChainKey,
+    key: std::sync::Arc<ChainKey>,
+    store: std::sync::Arc<dyn Store>,
     pending: std::sync::Mutex<Vec<Pending>>,
-    writing: tokio::sync::Mutex<()>,
+    writing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -110,13 +111,14 @@ fn canonical(seq: i64, e: &NewAuditEvent) -> Vec<u8> {
 }
 
 impl Auditor {
-    /// An auditor with the install's chain key.
+    /// An auditor writing the chain keyed by `key` into `store`.
     #[must_use]
-    pub fn new(key: ChainKey) -> Self {
+    pub fn new(key: ChainKey, store: std::sync::Arc<dyn Store>) -> Self {
         Self {
-            key,
+            key: std::sync::Arc::new(key),
+            store,
             pending: std::sync::Mutex::new(Vec::new()),
-            writing: tokio::sync::Mutex::new(()),
+            writing: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -143,53 +145,56 @@ impl Auditor {
         }
     }
 
-    /// Appends events to the chain (one transaction).
+    /// Appends events to the chain and returns once they are durable.
+    ///
+    /// The write itself runs as its own task holding the writer's turn: a caller that goes away
+    /// (a client disconnecting) never cuts a transaction on the chain head in half.
     ///
     /// # Errors
     /// When they could not be written: a caller about to hand out a secret must then refuse.
-    pub async fn record(
-        &self,
-        store: &dyn Store,
-        events: &[NewAuditEvent],
-    ) -> Result<(), StoreError> {
-        use tokio::sync::oneshot::error::TryRecvError;
+    pub async fn record(&self, events: &[NewAuditEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
+        let (done, mut outcome) = tokio::sync::oneshot::channel();
+        self.queue().push(Pending {
+            events: events.to_vec(),
+            done,
+        });
         loop {
-            let (done, mut outcome) = tokio::sync::oneshot::channel();
-            self.queue().push(Pending {
-                events: events.to_vec(),
-                done,
-            });
-            let result = loop {
-                tokio::select! {
-                    biased;
-                    result = &mut outcome => break result.ok(),
-                    _turn = self.writing.lock() => {
-                        let batch = std::mem::take(&mut *self.queue());
-                        if !batch.is_empty() {
-                            let all: Vec<NewAuditEvent> =
-                                batch.iter().flat_map(|p| p.events.iter().cloned()).collect();
-                            let written = self.append(store, &all).await.map_err(|e| e.to_string());
-                            for pending in batch {
-                                let _ = pending.done.send(written.clone());
-                            }
-                        }
-                        match outcome.try_recv() {
-                            Ok(result) => break Some(result),
-                            Err(TryRecvError::Empty) => continue,
-                            Err(TryRecvError::Closed) => break None,
-                        }
-                    }
+            tokio::select! {
+                biased;
+                result = &mut outcome => {
+                    return match result {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(message)) => Err(StoreError::Database(message.into())),
+                        Err(_) => Err(StoreError::Database("the audit writer stopped".into())),
+                    };
                 }
-            };
-            match result {
-                Some(Ok(())) => return Ok(()),
-                Some(Err(message)) => return Err(StoreError::Database(message.into())),
-                // The caller writing our batch was cancelled before it committed (its
-                // transaction rolled back): queue the events again.
-                None => {}
+                turn = self.writing.clone().lock_owned() => {
+                    let batch = std::mem::take(&mut *self.queue());
+                    if batch.is_empty() {
+                        // Written by the turn before this one; the outcome is waiting.
+                        drop(turn);
+                        continue;
+                    }
+                    let store = self.store.clone();
+                    let key = self.key.clone();
+                    let writer = tokio::spawn(async move {
+                        let all: Vec<NewAuditEvent> =
+                            batch.iter().flat_map(|p| p.events.iter().cloned()).collect();
+                        let link = |previous: &[u8; 32], seq: i64, event: &NewAuditEvent| {
+                            key.link(previous, &canonical(seq, event))
+                        };
+                        let written = store.append_audit(&all, &link).await.map_err(|e| e.to_string());
+                        for pending in batch {
+                            let _ = pending.done.send(written.clone());
+                        }
+                        drop(turn);
+                    });
+                    // The task reports to every caller of the batch, this one included.
+                    let _ = writer.await;
+                }
             }
         }
     }
@@ -200,18 +205,10 @@ impl Auditor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// One append of `events` to the chain, in one transaction.
-    async fn append(&self, store: &dyn Store, events: &[NewAuditEvent]) -> Result<(), StoreError> {
-        let link = |previous: &[u8; 32], seq: i64, event: &NewAuditEvent| {
-            self.key.link(previous, &canonical(seq, event))
-        };
-        store.append_audit(events, &link).await
-    }
-
     /// Records an event whose loss must not stop the operation (it already happened); a
     /// failure is logged.
-    pub async fn record_best_effort(&self, store: &dyn Store, event: NewAuditEvent) {
-        if let Err(e) = self.record(store, std::slice::from_ref(&event)).await {
+    pub async fn record_best_effort(&self, event: NewAuditEvent) {
+        if let Err(e) = self.record(std::slice::from_ref(&event)).await {
             tracing::error!(error = %e, action = %event.action, "could not write an audit event");
         }
     }

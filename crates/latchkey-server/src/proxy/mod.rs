@@ -156,7 +156,7 @@ async fn forward_inner(
         "allowed",
         Some(serde_json::json!({"method": request.method.as_str(), "host": url.host_str()})),
     );
-    if let Err(e) = ctx.audit.record(&*ctx.store, &[event]).await {
+    if let Err(e) = ctx.audit.record(&[event]).await {
         tracing::error!(error = %e, "audit log unavailable: proxy request refused");
         return Err(ServiceError::Unavailable(
             "the audit log cannot be written, so nothing is proxied; try again".into(),

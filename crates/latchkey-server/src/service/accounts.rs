@@ -346,7 +346,7 @@ pub(crate) async fn record_reads_by(
     if events.is_empty() {
         return Ok(());
     }
-    if let Err(e) = ctx.audit.record(&*ctx.store, &events).await {
+    if let Err(e) = ctx.audit.record(&events).await {
         tracing::error!(error = %e, "audit log unavailable: credentials withheld");
         return Err(ServiceError::Unavailable(
             "the audit log cannot be written, so no credentials are handed out; try again".into(),

@@ -91,7 +91,7 @@ impl Caller {
             outcome,
             detail,
         );
-        ctx.audit.record_best_effort(&*ctx.store, event).await;
+        ctx.audit.record_best_effort(event).await;
     }
 }
 

@@ -153,7 +153,7 @@ async fn concurrent_appends_are_group_committed_into_one_intact_chain() {
                         )
                     })
                     .collect();
-                ctx.audit.record(&*ctx.store, &events).await.unwrap();
+                ctx.audit.record(&events).await.unwrap();
                 events.len()
             }));
         }

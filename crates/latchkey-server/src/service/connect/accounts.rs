@@ -264,7 +264,7 @@ async fn remove(ctx: &App, caller: &ConnectCaller, account: &Account) -> Result<
         "allowed",
         Some(serde_json::json!({"revocation": revocation.as_str(), "project": caller.project.id})),
     );
-    ctx.audit.record_best_effort(&*ctx.store, event).await;
+    ctx.audit.record_best_effort(event).await;
     Ok(())
 }
 
@@ -505,7 +505,7 @@ pub async fn create(
         "allowed",
         Some(serde_json::json!({"app": account.app_slug, "project": project.id})),
     );
-    ctx.audit.record_best_effort(&*ctx.store, event).await;
+    ctx.audit.record_best_effort(event).await;
     tracing::info!(account.id = %account.id, app = %account.app_slug, project.id = %project.id, check = check.status, "connect account created");
     let details = AccountDetails {
         account,

@@ -279,7 +279,7 @@ pub(crate) async fn store_connected(
             serde_json::json!({"app": flow.app_slug, "project": project.id, "oauth_client": flow.oauth_client}),
         ),
     );
-    ctx.audit.record_best_effort(&*ctx.store, event).await;
+    ctx.audit.record_best_effort(event).await;
     if let Ok(Some(account)) = ctx.store.get_account(&flow.workspace_id, &account_id).await {
         if let Ok(details) = workspace_accounts::expand(ctx, account, false).await {
             events::connection_success(ctx, &project, environment, &grant, &details).await;

@@ -690,7 +690,7 @@ pub(super) async fn store_connected(
         "allowed",
         Some(serde_json::json!({"app": flow.app_slug, "oauth_client": flow.oauth_client})),
     );
-    ctx.audit.record_best_effort(&*ctx.store, event).await;
+    ctx.audit.record_best_effort(event).await;
     tracing::info!(account.id = %account_id, app = %flow.app_slug, reconnect = flow.account_id.is_some(), "OAuth account connected");
     Ok(account_id)
 }

@@ -68,7 +68,7 @@ async fn open_accounts(
             Some(json!({"workflow_id": step.workflow_id, "step_id": step.id, "prop": prop})),
         );
         ctx.audit
-            .record(&*ctx.store, &[event])
+            .record(&[event])
             .await
             .map_err(|_| "the audit log cannot be written, so the step did not run".to_owned())?;
         let credentials = ctx
