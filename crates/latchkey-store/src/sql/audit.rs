@@ -71,25 +71,46 @@ impl AuditStore for SqlStore {
             .try_into()
             .map_err(|_| StoreError::Database("the audit head's MAC is not 32 bytes".into()))?;
         let first_seq = last_seq - count + 1;
+        // One multi-row INSERT per chunk rather than one statement per event: the head's lock
+        // is held for the whole transaction, so its round trips are what every other append
+        // waits for.
+        let mut macs = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let seq = first_seq + i64::try_from(i).unwrap_or(0);
             mac = link(&mac, seq, event);
-            sqlx::query(&format!(
-                "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(seq)
-            .bind(&event.id)
-            .bind(&event.workspace_id)
-            .bind(event.at)
-            .bind(&event.actor_type)
-            .bind(&event.actor_id)
-            .bind(&event.action)
-            .bind(event.account_id.as_deref())
-            .bind(&event.outcome)
-            .bind(event.detail.as_deref())
-            .bind(mac.to_vec())
-            .execute(&mut *tx)
-            .await?;
+            macs.push((seq, mac));
+        }
+        const ROWS_PER_STATEMENT: usize = 200; // 11 parameters a row, well under both limits
+        for (chunk, chunk_macs) in events
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(macs.chunks(ROWS_PER_STATEMENT))
+        {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p: Vec<String> = (1..=11).map(|c| format!("${}", r * 11 + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (event, (seq, row_mac)) in chunk.iter().zip(chunk_macs) {
+                query = query
+                    .bind(*seq)
+                    .bind(&event.id)
+                    .bind(&event.workspace_id)
+                    .bind(event.at)
+                    .bind(&event.actor_type)
+                    .bind(&event.actor_id)
+                    .bind(&event.action)
+                    .bind(event.account_id.as_deref())
+                    .bind(&event.outcome)
+                    .bind(event.detail.as_deref())
+                    .bind(row_mac.to_vec());
+            }
+            query.execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE audit_head SET mac = $1 WHERE id = 1")
             .bind(mac.to_vec())
