@@ -18,13 +18,13 @@ pub fn is_valid_cursor(cursor: &str) -> bool {
 }
 pub use store::{
     AccountStore, AppStore, AuditLink, AuditStore, AuthStore, ConnectStore, MetaStore,
-    OAuthClientStore, OAuthStore, Store, WebhookStore, WorkflowStore, WorkspaceStore,
+    OAuthClientStore, OAuthStore, SessionStore, Store, WebhookStore, WorkflowStore, WorkspaceStore,
 };
 
 /// The storage traits, for code that calls methods on a `dyn Store`.
 pub mod prelude {
     pub use crate::store::{
         AccountStore, AppStore, AuditStore, AuthStore, ConnectStore, MetaStore, OAuthClientStore,
-        OAuthStore, Store, WebhookStore, WorkflowStore, WorkspaceStore,
+        OAuthStore, SessionStore, Store, WebhookStore, WorkflowStore, WorkspaceStore,
     };
 }

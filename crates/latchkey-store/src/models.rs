@@ -774,3 +774,40 @@ pub struct AppOverride {
     /// Last change.
     pub updated_at: i64,
 }
+
+/// A web UI session (only hashes are stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 hex of the cookie value.
+    pub id_hash: String,
+    /// The workspace signed in to.
+    pub workspace_id: String,
+    /// The member.
+    pub user_id: String,
+    /// SHA-256 hex of the session's CSRF token.
+    pub csrf_hash: String,
+    /// Sign-in time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// What signing in needs to know about an email address.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    /// `u_…`
+    pub user_id: String,
+    /// Argon2id PHC string, if a password was set.
+    pub password_hash: Option<String>,
+    /// The workspaces the user is a member of, oldest membership first.
+    pub workspace_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user_id", &self.user_id)
+            .field("workspace_ids", &self.workspace_ids)
+            .finish_non_exhaustive()
+    }
+}

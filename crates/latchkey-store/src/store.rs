@@ -7,9 +7,9 @@ use latchkey_domain::connect::Environment;
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppOverride, AppRequest, AuditEvent,
-        AuditQuery, ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Member,
+        AuditQuery, ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Login, Member,
         NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal,
-        Project, RefreshFailure, Run, SealedRecord, Sharing, Step, WebhookDelivery,
+        Project, RefreshFailure, Run, SealedRecord, Session, Sharing, Step, WebhookDelivery,
         WebhookSettings, Workflow, Workspace,
     },
     StoreError,
@@ -29,6 +29,7 @@ pub trait Store:
     + WorkflowStore
     + ConnectStore
     + WebhookStore
+    + SessionStore
 {
 }
 
@@ -44,6 +45,7 @@ impl<T> Store for T where
         + WorkflowStore
         + ConnectStore
         + WebhookStore
+        + SessionStore
 {
 }
 
@@ -547,4 +549,19 @@ pub trait WebhookStore: Send + Sync + 'static {
         workspace_id: &str,
         limit: u32,
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
+}
+
+/// Web UI sign-in and sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The user with this (lower-cased) email, with their password hash and workspaces.
+    async fn find_login(&self, email: &str) -> Result<Option<Login>, StoreError>;
+    /// Stores a session.
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A session by the hash of its cookie, if unexpired at `now`.
+    async fn get_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Deletes expired sessions; returns how many.
+    async fn purge_sessions(&self, now: i64) -> Result<u64, StoreError>;
 }

@@ -71,6 +71,12 @@ async fn maintenance(app: Arc<App>) {
         if let Err(e) = app.vault.reload().await {
             tracing::warn!(error = %e, "could not reload the keyring");
         }
+        if let Err(e) = app.store.purge_sessions(clock::now_ms()).await {
+            tracing::warn!(error = %e, "could not remove expired sessions");
+        }
+        if let Err(e) = app.store.purge_connect_tokens(clock::now_ms()).await {
+            tracing::warn!(error = %e, "could not remove expired connect tokens");
+        }
         if let Err(e) = app.store.purge_flows(clock::now_ms()).await {
             tracing::warn!(error = %e, "could not remove expired connect flows");
         }

@@ -41,7 +41,11 @@ pub struct IssuedMember {
     pub api_key: SecretString,
 }
 
-fn normalise_email(email: &str) -> Result<String, ValidationError> {
+/// Trims, lower-cases and checks an email address.
+///
+/// # Errors
+/// [`ValidationError`] on `email`.
+pub fn normalise_email(email: &str) -> Result<String, ValidationError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {

@@ -17,5 +17,6 @@ mod oauth;
 mod oauth_quirks;
 mod ops;
 mod proxy;
+mod web;
 mod webhooks;
 mod workflows;

@@ -11,6 +11,7 @@ mod oauth;
 mod oauth_clients;
 mod rows;
 mod sealed;
+mod sessions;
 mod webhooks;
 mod workflows;
 mod workspaces;

@@ -1,0 +1,195 @@
+//! The web UI (issue 6): server-rendered pages from templates compiled into the binary
+//! (`templates/`, askama), a little plain JavaScript only where a page needs it.
+//!
+//! Sessions: a random secret in an HttpOnly, SameSite=Lax cookie (Secure behind https); the
+//! database keeps only its hash. Every state-changing form carries a CSRF token derived from the
+//! session secret (a cross-site page can neither read the cookie nor compute the token), and
+//! POSTs must come from Latchkey's own origin when the browser says where they come from.
+
+pub(crate) mod accounts;
+pub(crate) mod login;
+
+use askama::Template;
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use latchkey_crypto::hash_token;
+use latchkey_store::Principal;
+
+use crate::{service::Caller, AppState};
+
+/// The session cookie.
+pub(crate) const SESSION_COOKIE: &str = "lk_session";
+/// How long a session lasts.
+pub(crate) const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+
+/// A signed-in member, from the session cookie.
+#[derive(Debug)]
+pub(crate) struct WebSession {
+    /// The member as a caller of the services.
+    pub(crate) caller: Caller,
+    /// The member's email (for the header).
+    pub(crate) email: String,
+    /// The token forms must carry.
+    pub(crate) csrf: String,
+    /// Hash of the cookie (to sign out).
+    pub(crate) id_hash: String,
+}
+
+/// The CSRF token of a session: derived from its secret, so nothing else has to be stored.
+pub(crate) fn csrf_token(session_secret: &str) -> String {
+    hash_token(&format!("latchkey-csrf:{session_secret}"))
+}
+
+/// A cookie's value from the request.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Pages without a session go to the sign-in page.
+pub(crate) struct SignInFirst;
+
+impl IntoResponse for SignInFirst {
+    fn into_response(self) -> Response {
+        Redirect::to("/login").into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for WebSession {
+    type Rejection = SignInFirst;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, SignInFirst> {
+        let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInFirst)?;
+        let id_hash = hash_token(&secret);
+        let session = state
+            .store
+            .get_session(&id_hash, crate::clock::now_ms())
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SignInFirst)?;
+        // The role is read at every request: a demoted or removed member loses it at once.
+        let member = state
+            .store
+            .get_member(&session.workspace_id, &session.user_id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SignInFirst)?;
+        Ok(Self {
+            caller: Caller(Principal::Member {
+                workspace_id: member.workspace_id,
+                user_id: member.user_id,
+                role: member.role,
+            }),
+            email: member.email,
+            csrf: csrf_token(&secret),
+            id_hash,
+        })
+    }
+}
+
+impl WebSession {
+    /// Checks a form's CSRF token.
+    pub(crate) fn check_csrf(&self, submitted: &str) -> Result<(), Refused> {
+        use subtle::ConstantTimeEq;
+        if bool::from(self.csrf.as_bytes().ct_eq(submitted.as_bytes())) {
+            Ok(())
+        } else {
+            Err(Refused)
+        }
+    }
+}
+
+/// A form that did not come from this site's own pages (403).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refused;
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut response = (
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back, reload the page and try again.",
+        )
+            .into_response();
+        secure(&mut response);
+        response
+    }
+}
+
+/// Refuses a POST whose `Origin` (or, without one, `Referer`) is another site.
+pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
+    let own = url::Url::parse(&state.config.public_base_url())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let claimed = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization())
+        });
+    match claimed {
+        Some(origin) if origin != own && origin != "null" => Err(Refused),
+        _ => Ok(()),
+    }
+}
+
+/// The headers every page sends.
+pub(crate) fn secure(response: &mut Response) {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+/// Renders a page.
+pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
+    let mut response = match template.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(e) => crate::error::ApiError::internal(format!("template: {e}")).into_response(),
+    };
+    secure(&mut response);
+    response
+}
+
+/// `GET /assets/app.css`
+pub(crate) async fn stylesheet() -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../assets/app.css"),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
