@@ -195,6 +195,8 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/login", get(crate::web::login::form).post(crate::web::login::sign_in))
         .route("/logout", post(crate::web::login::sign_out))
         .route("/accounts", get(crate::web::accounts::list))
+        .route("/accounts/{id}", get(crate::web::account::show))
+        .route("/accounts/{id}/{action}", post(crate::web::account::act))
         .route("/assets/app.css", get(crate::web::stylesheet))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -6,6 +6,7 @@
 //! session secret (a cross-site page can neither read the cookie nor compute the token), and
 //! POSTs must come from Latchkey's own origin when the browser says where they come from.
 
+pub(crate) mod account;
 pub(crate) mod accounts;
 pub(crate) mod login;
 

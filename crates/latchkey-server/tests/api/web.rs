@@ -135,3 +135,138 @@ async fn sign_in_see_the_accounts_and_sign_out() {
     })
     .await;
 }
+
+/// Signs in as the workspace owner; returns the browser and the page's CSRF token.
+async fn sign_in_owner(app: &crate::helpers::TestApp) -> (reqwest::Client, String) {
+    let b = browser();
+    let r = b
+        .post(format!("{}/login", app.base))
+        .form(&[("email", "owner@acme.test"), ("password", "password123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = b
+        .get(format!("{}/accounts", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    (b, csrf)
+}
+
+#[tokio::test]
+async fn rename_share_and_delete_from_the_account_page() {
+    on_every_backend(|app| async move {
+        let owner = app.workspace("acme").await;
+        app.add_demo_app(&owner).await;
+        let member = app
+            .member(&owner, "ada@acme.test", latchkey_domain::role::Role::Member)
+            .await;
+        let mine = app.connect(&owner, "mine", PROVIDER_KEY).await;
+        let (b, csrf) = sign_in_owner(&app).await;
+        let page = |id: String| {
+            let b = b.clone();
+            let base = app.base.clone();
+            async move {
+                b.get(format!("{base}/accounts/{id}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let html = page(mine.clone()).await;
+        assert!(
+            html.contains("Rename")
+                && html.contains("Manage access")
+                && html.contains("Delete account")
+        );
+        assert!(html.contains(&mine), "the account id is shown to copy");
+
+        let post = |path: String, body: String| {
+            let b = b.clone();
+            let base = app.base.clone();
+            async move {
+                let r = b
+                    .post(format!("{base}{path}"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status(), r.text().await.unwrap())
+            }
+        };
+        let (status, _) = post(
+            format!("/accounts/{mine}/rename"),
+            "csrf=forged&name=x".into(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, html) = post(
+            format!("/accounts/{mine}/rename"),
+            format!("csrf={csrf}&name=Renamed+here"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("Renamed here") && html.contains("Renamed."));
+
+        // Share with one member (a repeated field), then check through the API.
+        let (status, html) = post(
+            format!("/accounts/{mine}/access"),
+            format!("csrf={csrf}&mode=members&member_ids={}", member.user_id),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        let (_, access) = app
+            .get(&format!("/v1/accounts/{mine}/access"), &owner.key)
+            .await;
+        assert_eq!(access["data"]["mode"], "members");
+        assert_eq!(access["data"]["member_ids"][0], member.user_id.as_str());
+        let (status, html) = post(
+            format!("/accounts/{mine}/access"),
+            format!("csrf={csrf}&mode=members"),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "members without anyone: {html}"
+        );
+
+        // Delete needs the confirmation box.
+        let (status, _) = post(format!("/accounts/{mine}/delete"), format!("csrf={csrf}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let r = b
+            .post(format!("{}/accounts/{mine}/delete", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}&confirm=yes"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (status, _) = app.get(&format!("/v1/accounts/{mine}"), &owner.key).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let r = b
+            .get(format!("{}/accounts/{mine}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        app
+    })
+    .await;
+}
