@@ -198,6 +198,13 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/accounts/{id}", get(crate::web::account::show))
         .route("/accounts/{id}/{action}", post(crate::web::account::act))
         .route("/assets/app.css", get(crate::web::stylesheet))
+        .route("/assets/connect-popup.js", get(crate::web::connect::popup_script))
+        .route("/connect", get(crate::web::connect::pick))
+        .route(
+            "/connect/{app}",
+            get(crate::web::connect::show).post(crate::web::connect::connect_keys),
+        )
+        .route("/connect/{app}/oauth", post(crate::web::connect::connect_oauth))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

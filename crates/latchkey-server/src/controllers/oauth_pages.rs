@@ -19,6 +19,8 @@ use crate::{
 
 const COOKIE: &str = "lk_connect";
 
+/// No `form-action`: the confirmation form's answer is a redirect to the provider, which
+/// browsers check against `form-action` too.
 fn page_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
@@ -28,7 +30,9 @@ fn page_headers(response: &mut Response) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     );
 }
 

@@ -27,6 +27,7 @@ pub(crate) struct MemberChoice {
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
+    section: &'static str,
     email: &'a str,
     csrf: &'a str,
     id: String,
@@ -102,6 +103,7 @@ async fn render(
             .join(", "),
     };
     let view = AccountPage {
+        section: "accounts",
         email: &session.email,
         csrf: &session.csrf,
         id: a.id.clone(),
@@ -141,13 +143,26 @@ async fn render(
     page(status, &view)
 }
 
-/// `GET /accounts/{id}`
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ShowQuery {
+    connected: Option<String>,
+}
+
+/// `GET /accounts/{id}` (`?connected=ok|failed` after a connection: its check's outcome)
 pub(crate) async fn show(
     State(state): State<AppState>,
     session: WebSession,
     Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ShowQuery>,
 ) -> Response {
-    render(&state, &session, &id, StatusCode::OK, None, None).await
+    let message = match query.connected.as_deref() {
+        Some("failed") => {
+            Some("Connected, but the credential check failed: the account is marked unhealthy.")
+        }
+        Some(_) => Some("Connected."),
+        None => None,
+    };
+    render(&state, &session, &id, StatusCode::OK, message, None).await
 }
 
 /// The fields of the action forms (all optional; each action reads its own). Parsed by hand

@@ -29,6 +29,7 @@ pub(crate) struct Row {
 #[derive(Template)]
 #[template(path = "accounts.html")]
 struct AccountsPage<'a> {
+    section: &'static str,
     email: &'a str,
     csrf: &'a str,
     q: &'a str,
@@ -126,6 +127,7 @@ pub(crate) async fn list(
     page(
         StatusCode::OK,
         &AccountsPage {
+            section: "accounts",
             email: &session.email,
             csrf: &session.csrf,
             q: &q,

@@ -270,3 +270,106 @@ async fn rename_share_and_delete_from_the_account_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connect_an_app_from_the_picker() {
+    on_every_backend(|app| async move {
+        let owner = app.workspace("acme").await;
+        app.add_demo_app(&owner).await;
+        let (b, csrf) = sign_in_owner(&app).await;
+        let html = b
+            .get(format!("{}/connect?q=demo", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("href=\"/connect/demo_api\""), "{html}");
+        assert!(
+            !html.contains("href=\"/connect/github\""),
+            "search narrows the list"
+        );
+        let html = b
+            .get(format!("{}/connect?category=Developer%20Tools", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("/connect/demo_api"));
+
+        // The key form is built from the app's fields; the check's result is shown.
+        let html = b
+            .get(format!("{}/connect/demo_api", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(r#"name="field.api_key" type="password""#),
+            "{html}"
+        );
+        let r = b
+            .post(format!("{}/connect/demo_api", app.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("nickname", "From the UI"),
+                ("field.api_key", PROVIDER_KEY),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.ends_with("?connected=ok"), "{location}");
+        let html = b
+            .get(format!("{}{location}", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("Connected.") && html.contains("From the UI"),
+            "{html}"
+        );
+        let r = b
+            .post(format!("{}/connect/demo_api", app.base))
+            .form(&[("csrf", csrf.as_str()), ("field.api_key", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.ends_with("?connected=failed"), "{location}");
+
+        // An OAuth app without a configured client says so instead of failing at the provider.
+        let html = b
+            .get(format!("{}/connect/github", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("id=\"oauth-start\""));
+        let r = b
+            .post(format!("{}/connect/github/oauth", app.base))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("no OAuth client configured"));
+        app
+    })
+    .await;
+}
