@@ -82,7 +82,7 @@ pub(crate) async fn pick(
                 || a.definition.name.to_lowercase().contains(&needle)
                 || a.definition.name_slug.contains(&needle)
         })
-        .filter(|a| category.is_empty() || a.definition.categories.iter().any(|c| *c == category))
+        .filter(|a| category.is_empty() || a.definition.categories.contains(&category))
         .map(|a| AppTile {
             slug: a.definition.name_slug.clone(),
             name: a.definition.name.clone(),
