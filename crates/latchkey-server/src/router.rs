@@ -198,6 +198,7 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/accounts/{id}", get(crate::web::account::show))
         .route("/accounts/{id}/{action}", post(crate::web::account::act))
         .route("/assets/app.css", get(crate::web::stylesheet))
+        .route("/assets/icon.svg", get(crate::web::icon))
         .route("/assets/connect-popup.js", get(crate::web::connect::popup_script))
         .route("/connect", get(crate::web::connect::pick))
         .route(

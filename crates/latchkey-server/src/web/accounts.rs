@@ -15,7 +15,8 @@ use crate::{clock, service::accounts, AppState};
 pub(crate) struct Row {
     id: String,
     app: String,
-    logo: String,
+    initial: String,
+    hue: u8,
     name: String,
     owner: String,
     scopes: String,
@@ -73,19 +74,16 @@ pub(crate) async fn list(
         .iter()
         .map(|d| {
             let a = &d.account;
-            let (app, logo) = d.app.as_ref().map_or_else(
-                || (a.app_slug.clone(), String::new()),
-                |app| {
-                    (
-                        app.definition.name.clone(),
-                        app.definition.img_src.clone().unwrap_or_default(),
-                    )
-                },
-            );
+            let app = d
+                .app
+                .as_ref()
+                .map_or_else(|| a.app_slug.clone(), |app| app.definition.name.clone());
+            let (initial, hue) = super::monogram(&app, &a.app_slug);
             Row {
                 id: a.id.clone(),
                 app,
-                logo,
+                initial,
+                hue,
                 name: a.name.clone(),
                 owner: a
                     .owner_id

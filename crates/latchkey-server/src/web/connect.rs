@@ -23,7 +23,8 @@ use crate::{
 pub(crate) struct AppTile {
     slug: String,
     name: String,
-    logo: String,
+    initial: String,
+    hue: u8,
     kind: &'static str,
 }
 
@@ -83,15 +84,19 @@ pub(crate) async fn pick(
                 || a.definition.name_slug.contains(&needle)
         })
         .filter(|a| category.is_empty() || a.definition.categories.contains(&category))
-        .map(|a| AppTile {
-            slug: a.definition.name_slug.clone(),
-            name: a.definition.name.clone(),
-            logo: a.definition.img_src.clone().unwrap_or_default(),
-            kind: if uses_oauth_popup(a) {
-                "OAuth"
-            } else {
-                "API key"
-            },
+        .map(|a| {
+            let (initial, hue) = super::monogram(&a.definition.name, &a.definition.name_slug);
+            AppTile {
+                slug: a.definition.name_slug.clone(),
+                name: a.definition.name.clone(),
+                initial,
+                hue,
+                kind: if uses_oauth_popup(a) {
+                    "OAuth"
+                } else {
+                    "API key"
+                },
+            }
         })
         .collect();
     page(
