@@ -18,7 +18,7 @@ pub mod service;
 pub mod telemetry;
 pub mod vault;
 mod views;
-mod web;
+pub mod web;
 
 pub use app::{App, AppState};
 pub use router::build_router;

@@ -194,6 +194,7 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/", get(|| async { axum::response::Redirect::to("/accounts") }))
         .route("/login", get(crate::web::login::form).post(crate::web::login::sign_in))
         .route("/logout", post(crate::web::login::sign_out))
+        .route("/setup", get(crate::web::setup::form).post(crate::web::setup::create))
         .route("/accounts", get(crate::web::accounts::list))
         .route("/accounts/{id}", get(crate::web::account::show))
         .route("/accounts/{id}/{action}", post(crate::web::account::act))

@@ -33,8 +33,10 @@ pub(crate) async fn run(global: &Global, listen: Option<SocketAddr>) -> anyhow::
         apps = app.catalog.global_apps().len(),
         "latchkey listening on http://{address}"
     );
-    if app.store.count_workspaces().await? == 0 {
-        tracing::warn!("no workspace yet: create one with `latchkey init --email you@example.com --password-file pw.txt`");
+    if let Some(link) = latchkey_server::web::setup::setup_link(&app).await? {
+        // Printed, not only logged: this is how a new install is set up from a browser.
+        println!("No workspace yet. Open this one-time link to create the first one:\n  {link}\n(or run `latchkey init --email you@example.com --password-file pw.txt`)");
+        tracing::warn!("no workspace yet: open the one-time setup link printed above");
     }
     let maintenance = tokio::spawn(maintenance(app.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);

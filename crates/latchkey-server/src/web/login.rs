@@ -92,12 +92,22 @@ pub(crate) async fn sign_in(
             },
         );
     };
+    tracing::info!(user.id = %login.user_id, "signed in");
+    start_session(&state, login.user_id, workspace_id).await
+}
+
+/// Starts a session for a member and sends the browser to the accounts page with the cookie.
+pub(crate) async fn start_session(
+    state: &AppState,
+    user_id: String,
+    workspace_id: String,
+) -> Response {
     let secret = generate_secret("lks_");
     let now = clock::now_ms();
     let session = Session {
         id_hash: hash_token(secret.expose_secret()),
         workspace_id,
-        user_id: login.user_id,
+        user_id,
         csrf_hash: hash_token(&super::csrf_token(secret.expose_secret())),
         created_at: now,
         expires_at: now + SESSION_TTL_MS,
@@ -105,7 +115,6 @@ pub(crate) async fn sign_in(
     if let Err(e) = state.store.insert_session(&session).await {
         return crate::error::ApiError::internal(e).into_response();
     }
-    tracing::info!(user.id = %session.user_id, "signed in");
     let secure = if state.config.public_base_url().starts_with("https://") {
         "; Secure"
     } else {

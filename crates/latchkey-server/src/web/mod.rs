@@ -10,6 +10,7 @@ pub(crate) mod account;
 pub(crate) mod accounts;
 pub(crate) mod connect;
 pub(crate) mod login;
+pub mod setup;
 
 use askama::Template;
 use axum::{

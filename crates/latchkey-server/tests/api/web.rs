@@ -373,3 +373,64 @@ async fn connect_an_app_from_the_picker() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_first_run_link_creates_the_first_workspace_once() {
+    on_every_backend(|app| async move {
+        let link = latchkey_server::web::setup::setup_link(&app.app)
+            .await
+            .unwrap()
+            .expect("no workspace yet");
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let b = browser();
+        let r = b.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = b
+            .get(format!("{}/setup?token=wrong", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let form = |password: &str| {
+            vec![
+                ("token", token.clone()),
+                ("workspace", "First".to_owned()),
+                ("email", "founder@first.test".to_owned()),
+                ("password", password.to_owned()),
+            ]
+        };
+        let r = b
+            .post(format!("{}/setup", app.base))
+            .form(&form("short"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = b
+            .post(format!("{}/setup", app.base))
+            .form(&form("a long enough password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/accounts");
+        let r = b
+            .get(format!("{}/accounts", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "signed in as the new owner");
+        assert!(r.text().await.unwrap().contains("founder@first.test"));
+        // Used up, and no new link once a workspace exists.
+        let r = b.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            latchkey_server::web::setup::setup_link(&app.app)
+                .await
+                .unwrap(),
+            None
+        );
+        app
+    })
+    .await;
+}
