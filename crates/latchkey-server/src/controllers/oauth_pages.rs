@@ -166,17 +166,6 @@ pub(crate) struct CallbackQuery {
     denied: Option<String>,
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 /// `GET /oauth/callback` — the redirect URI registered with every provider.
 pub(crate) async fn callback(
     State(state): State<AppState>,
@@ -192,7 +181,7 @@ pub(crate) async fn callback(
         oauth_verifier: query.oauth_verifier,
         denied: query.denied,
     };
-    let browser = cookie(&headers, COOKIE);
+    let browser = crate::web::cookie(&headers, COOKIE);
     let outcome = connect::complete(&state, params, browser.as_deref()).await;
     let mut response = match &outcome {
         Ok(account_id) => result_page(&state, StatusCode::OK, Ok(account_id)),

@@ -113,13 +113,7 @@ async fn render(
             .as_ref()
             .map_or_else(|| a.app_slug.clone(), |app| app.definition.name.clone()),
         owner: a.owner_id.as_deref().map(email_of).unwrap_or_default(),
-        health: if a.dead {
-            "dead"
-        } else if a.healthy {
-            "healthy"
-        } else {
-            "unhealthy"
-        },
+        health: super::health(a),
         account_error: a.error.clone(),
         scopes: a.authorized_scopes.join(" "),
         sharing,

@@ -92,13 +92,7 @@ pub(crate) async fn list(
                     .map(|m| m.email.clone())
                     .unwrap_or_default(),
                 scopes: a.authorized_scopes.join(" "),
-                health: if a.dead {
-                    "dead"
-                } else if a.healthy {
-                    "healthy"
-                } else {
-                    "unhealthy"
-                },
+                health: super::health(a),
                 error: a.error.clone(),
                 workflows: d
                     .workflows

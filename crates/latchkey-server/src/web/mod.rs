@@ -221,3 +221,14 @@ pub(crate) async fn icon() -> Response {
     );
     response
 }
+
+/// An account's health as one word: `healthy`, `unhealthy` or `dead`.
+pub(crate) fn health(account: &latchkey_store::Account) -> &'static str {
+    if account.dead {
+        "dead"
+    } else if account.healthy {
+        "healthy"
+    } else {
+        "unhealthy"
+    }
+}
