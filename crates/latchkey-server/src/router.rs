@@ -201,6 +201,7 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/assets/app.css", get(crate::web::stylesheet))
         .route("/assets/icon.svg", get(crate::web::icon))
         .route("/assets/connect-popup.js", get(crate::web::connect::popup_script))
+        .route("/audit", get(crate::web::audit::list))
         .route("/connect", get(crate::web::connect::pick))
         .route(
             "/connect/{app}",

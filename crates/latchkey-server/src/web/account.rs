@@ -28,6 +28,7 @@ pub(crate) struct MemberChoice {
 #[template(path = "account.html")]
 struct AccountPage<'a> {
     section: &'static str,
+    admin: bool,
     email: &'a str,
     csrf: &'a str,
     id: String,
@@ -104,6 +105,7 @@ async fn render(
     };
     let view = AccountPage {
         section: "accounts",
+        admin: session.caller.is_admin(),
         email: &session.email,
         csrf: &session.csrf,
         id: a.id.clone(),

@@ -31,6 +31,7 @@ pub(crate) struct Row {
 #[template(path = "accounts.html")]
 struct AccountsPage<'a> {
     section: &'static str,
+    admin: bool,
     email: &'a str,
     csrf: &'a str,
     q: &'a str,
@@ -120,6 +121,7 @@ pub(crate) async fn list(
         StatusCode::OK,
         &AccountsPage {
             section: "accounts",
+            admin: session.caller.is_admin(),
             email: &session.email,
             csrf: &session.csrf,
             q: &q,

@@ -32,6 +32,7 @@ pub(crate) struct AppTile {
 #[template(path = "connect_pick.html")]
 struct PickPage<'a> {
     section: &'static str,
+    admin: bool,
     email: &'a str,
     csrf: &'a str,
     q: &'a str,
@@ -103,6 +104,7 @@ pub(crate) async fn pick(
         StatusCode::OK,
         &PickPage {
             section: "connect",
+            admin: session.caller.is_admin(),
             email: &session.email,
             csrf: &session.csrf,
             q: &q,
@@ -138,6 +140,7 @@ pub(crate) struct FieldView {
 #[template(path = "connect_app.html")]
 struct AppPage<'a> {
     section: &'static str,
+    admin: bool,
     email: &'a str,
     csrf: &'a str,
     slug: String,
@@ -186,6 +189,7 @@ async fn app_page(
         status,
         &AppPage {
             section: "connect",
+            admin: session.caller.is_admin(),
             email: &session.email,
             csrf: &session.csrf,
             slug: app.definition.name_slug.clone(),

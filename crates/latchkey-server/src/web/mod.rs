@@ -8,6 +8,7 @@
 
 pub(crate) mod account;
 pub(crate) mod accounts;
+pub(crate) mod audit;
 pub(crate) mod connect;
 pub(crate) mod login;
 pub mod setup;

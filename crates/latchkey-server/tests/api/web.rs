@@ -434,3 +434,55 @@ async fn the_first_run_link_creates_the_first_workspace_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_read_the_audit_log_with_filters() {
+    on_every_backend(|app| async move {
+        let owner = app.workspace("acme").await;
+        app.add_demo_app(&owner).await;
+        let id = app.connect(&owner, "audited", PROVIDER_KEY).await;
+        let _ = app
+            .get(
+                &format!("/v1/accounts/{id}?include_credentials=1"),
+                &owner.key,
+            )
+            .await;
+        let (b, _) = sign_in_owner(&app).await;
+        let html = b
+            .get(format!("{}/accounts", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("href=\"/audit\""), "admins get the link");
+        let html = b
+            .get(format!("{}/audit", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("account.connect") && html.contains("credentials.read"),
+            "{html}"
+        );
+        let html = b
+            .get(format!("{}/audit?action=credentials.read", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("credentials.read") && !html.contains(">account.connect<"),
+            "{html}"
+        );
+        assert!(!html.contains(PROVIDER_KEY));
+        app
+    })
+    .await;
+}
