@@ -4,12 +4,11 @@
 //! account it creates belongs to the token's end user, spending the token.
 
 use latchkey_domain::ids;
-use latchkey_store::{Account, ConnectOwner, OAuthFlow, OAuthUpdate, Sharing, StoreError};
+use latchkey_store::{Account, ConnectOwner, OAuthFlow, StoreError};
 
 use super::{events, tokens};
 use crate::{
     catalog::CatalogApp,
-    clock,
     service::{
         accounts as workspace_accounts,
         oauth::{
@@ -165,23 +164,8 @@ pub(crate) async fn store_connected(
         .await
         .map_err(|_| unavailable())?
         .ok_or_else(|| flow_error("invalid_token", "The connect link no longer exists."))?;
-    let now = clock::now_ms();
-    let account_id = flow
-        .account_id
-        .clone()
-        .unwrap_or_else(|| ids::generate(ids::ACCOUNT));
-    let (ciphertext, key_id) = ctx
-        .vault
-        .seal(&flow.workspace_id, &account_id, credentials)
-        .await;
-    let update = OAuthUpdate {
-        credentials_ciphertext: ciphertext,
-        key_id,
-        authorized_scopes: scopes,
-        expires_at: schedule.expires_at,
-        next_refresh_at: schedule.next_refresh_at,
-        now,
-    };
+    let (account_id, update) = flow::seal_for(ctx, flow, credentials, schedule, scopes).await;
+    let now = update.now;
     let spent = || {
         flow_error(
             "invalid_token",
@@ -222,33 +206,13 @@ pub(crate) async fn store_connected(
             .await
             .map_err(|_| unavailable())?;
         let account = Account {
-            id: account_id.clone(),
-            workspace_id: flow.workspace_id.clone(),
-            app_slug: flow.app_slug.clone(),
-            name: app_name.to_owned(),
-            owner_id: None,
-            sharing: Sharing::Private,
-            credentials_ciphertext: update.credentials_ciphertext.clone(),
-            key_id,
-            healthy: true,
-            dead: false,
-            error: None,
-            authorized_scopes: update.authorized_scopes.clone(),
-            expires_at: update.expires_at,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            oauth_client: Some(flow.oauth_client.clone()),
-            last_refreshed_at: Some(now),
-            next_refresh_at: update.next_refresh_at,
-            refresh_failures: 0,
-            shared_with: Vec::new(),
             connect: Some(ConnectOwner {
                 project_id: project.id.clone(),
                 environment,
                 external_user_id: user.id,
                 external_id: grant.external_id.clone(),
             }),
+            ..flow::new_account(flow, &account_id, app_name, &update)
         };
         ctx.store
             .insert_account_with_token(&account, token_hash, flow.created_at)

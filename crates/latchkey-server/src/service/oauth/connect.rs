@@ -612,23 +612,7 @@ pub(super) async fn store_connected(
         )
         .await;
     }
-    let now = clock::now_ms();
-    let account_id = flow
-        .account_id
-        .clone()
-        .unwrap_or_else(|| ids::generate(ids::ACCOUNT));
-    let (ciphertext, key_id) = ctx
-        .vault
-        .seal(&flow.workspace_id, &account_id, credentials)
-        .await;
-    let update = OAuthUpdate {
-        credentials_ciphertext: ciphertext,
-        key_id,
-        authorized_scopes: scopes,
-        expires_at: schedule.expires_at,
-        next_refresh_at: schedule.next_refresh_at,
-        now,
-    };
+    let (account_id, update) = seal_for(ctx, flow, credentials, schedule, scopes).await;
     let stored = if flow.account_id.is_some() {
         ctx.caches.forget_account(&flow.workspace_id, &account_id);
         ctx.store
@@ -643,28 +627,8 @@ pub(super) async fn store_connected(
     } else {
         ctx.store
             .insert_account(&Account {
-                id: account_id.clone(),
-                workspace_id: flow.workspace_id.clone(),
-                app_slug: flow.app_slug.clone(),
-                name: app_name.to_owned(),
                 owner_id: Some(flow.user_id.clone()),
-                sharing: Sharing::Private,
-                credentials_ciphertext: update.credentials_ciphertext.clone(),
-                key_id,
-                healthy: true,
-                dead: false,
-                error: None,
-                authorized_scopes: update.authorized_scopes.clone(),
-                expires_at: update.expires_at,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-                oauth_client: Some(flow.oauth_client.clone()),
-                last_refreshed_at: Some(now),
-                next_refresh_at: update.next_refresh_at,
-                refresh_failures: 0,
-                shared_with: Vec::new(),
-                connect: None,
+                ..new_account(flow, &account_id, app_name, &update)
             })
             .await
     };
@@ -693,4 +657,66 @@ pub(super) async fn store_connected(
     ctx.audit.record_best_effort(event).await;
     tracing::info!(account.id = %account_id, app = %flow.app_slug, reconnect = flow.account_id.is_some(), "OAuth account connected");
     Ok(account_id)
+}
+
+/// The account id of a finished flow (the reconnected one, or a new one) and its sealed
+/// credentials.
+pub(crate) async fn seal_for(
+    ctx: &App,
+    flow: &OAuthFlow,
+    credentials: &Credentials,
+    schedule: refresh::Schedule,
+    scopes: Vec<String>,
+) -> (String, OAuthUpdate) {
+    let account_id = flow
+        .account_id
+        .clone()
+        .unwrap_or_else(|| ids::generate(ids::ACCOUNT));
+    let (ciphertext, key_id) = ctx
+        .vault
+        .seal(&flow.workspace_id, &account_id, credentials)
+        .await;
+    let update = OAuthUpdate {
+        credentials_ciphertext: ciphertext,
+        key_id,
+        authorized_scopes: scopes,
+        expires_at: schedule.expires_at,
+        next_refresh_at: schedule.next_refresh_at,
+        now: clock::now_ms(),
+    };
+    (account_id, update)
+}
+
+/// A new, healthy, private account for a finished flow; the caller sets its owner (a member)
+/// or its Connect end user.
+pub(crate) fn new_account(
+    flow: &OAuthFlow,
+    account_id: &str,
+    app_name: &str,
+    update: &OAuthUpdate,
+) -> Account {
+    Account {
+        id: account_id.to_owned(),
+        workspace_id: flow.workspace_id.clone(),
+        app_slug: flow.app_slug.clone(),
+        name: app_name.to_owned(),
+        owner_id: None,
+        sharing: Sharing::Private,
+        credentials_ciphertext: update.credentials_ciphertext.clone(),
+        key_id: update.key_id,
+        healthy: true,
+        dead: false,
+        error: None,
+        authorized_scopes: update.authorized_scopes.clone(),
+        expires_at: update.expires_at,
+        created_at: update.now,
+        updated_at: update.now,
+        version: 1,
+        oauth_client: Some(flow.oauth_client.clone()),
+        last_refreshed_at: Some(update.now),
+        next_refresh_at: update.next_refresh_at,
+        refresh_failures: 0,
+        shared_with: Vec::new(),
+        connect: None,
+    }
 }
