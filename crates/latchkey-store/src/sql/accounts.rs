@@ -161,27 +161,15 @@ impl AccountStore for SqlStore {
         if let Some((created_at, id)) = &after {
             query = query.bind(*created_at).bind(id.as_str());
         }
-        let mut items: Vec<Account> = query
+        let items: Vec<Account> = query
             .fetch_all(&self.pool)
             .await?
             .into_iter()
             .map(Into::into)
             .collect();
-        let has_more = items.len() as i64 > limit;
-        items.truncate(usize::try_from(limit).unwrap_or(100));
-        self.load_shares(&mut items).await?;
-        let start_cursor = items.first().map(|a| cursor::encode(a.created_at, &a.id));
-        let end_cursor = if has_more {
-            items.last().map(|a| cursor::encode(a.created_at, &a.id))
-        } else {
-            None
-        };
-        Ok(Page {
-            items,
-            total_count,
-            start_cursor,
-            end_cursor,
-        })
+        let mut page = cursor::page(items, limit, total_count, |a| (a.created_at, &a.id));
+        self.load_shares(&mut page.items).await?;
+        Ok(page)
     }
 
     async fn rename_account(

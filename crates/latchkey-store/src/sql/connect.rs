@@ -190,26 +190,15 @@ impl ConnectStore for SqlStore {
         if let Some((created_at, id)) = &decoded {
             query = query.bind(*created_at).bind(id.as_str());
         }
-        let mut items: Vec<ExternalUser> = query
+        let items: Vec<ExternalUser> = query
             .fetch_all(&self.pool)
             .await?
             .into_iter()
             .map(Into::into)
             .collect();
-        let has_more = items.len() as i64 > limit;
-        items.truncate(usize::try_from(limit).unwrap_or(100));
-        let start_cursor = items.first().map(|u| cursor::encode(u.created_at, &u.id));
-        let end_cursor = if has_more {
-            items.last().map(|u| cursor::encode(u.created_at, &u.id))
-        } else {
-            None
-        };
-        Ok(Page {
-            items,
-            total_count,
-            start_cursor,
-            end_cursor,
-        })
+        Ok(cursor::page(items, limit, total_count, |u| {
+            (u.created_at, &u.id)
+        }))
     }
 
     async fn delete_external_user(&self, external_user_id: &str) -> Result<(), StoreError> {

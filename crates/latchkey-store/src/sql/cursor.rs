@@ -15,6 +15,34 @@ pub(crate) fn decode(cursor: &str) -> Option<(i64, String)> {
     Some((created_at.parse().ok()?, id.to_owned()))
 }
 
+/// Turns the `limit + 1` rows a keyset query fetched into a page: the extra row only says that
+/// there is more, and `end_cursor` is `None` on the last page.
+pub(crate) fn page<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    total_count: i64,
+    key: impl Fn(&T) -> (i64, &str),
+) -> crate::models::Page<T> {
+    let has_more = items.len() as i64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(100));
+    let cursor_of = |item: &T| {
+        let (created_at, id) = key(item);
+        encode(created_at, id)
+    };
+    let start_cursor = items.first().map(cursor_of);
+    let end_cursor = if has_more {
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    crate::models::Page {
+        items,
+        total_count,
+        start_cursor,
+        end_cursor,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
