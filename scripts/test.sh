@@ -60,7 +60,18 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> cargo test"
-cargo test --workspace --locked
+# cargo-nextest (on the machine, see README) runs each test in its own process with a
+# per-test time limit (.config/nextest.toml); plain `cargo test` is the fallback.
+if cargo nextest --version >/dev/null 2>&1; then
+  profile=default
+  if [ "${CI:-}" = "true" ]; then profile=ci; fi
+  echo "==> cargo nextest run (profile ${profile})"
+  cargo nextest run --workspace --locked --profile "$profile"
+  echo "==> cargo test --doc"
+  cargo test --workspace --locked --doc
+else
+  echo "==> cargo test (cargo-nextest not found: no per-test time limit)"
+  cargo test --workspace --locked
+fi
 
 echo "==> all tests passed"

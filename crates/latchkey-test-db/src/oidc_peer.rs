@@ -83,7 +83,12 @@ path = "/me"
     /// # Panics
     /// If the peer does not answer.
     pub async fn stats(&self) -> serde_json::Value {
-        reqwest::get(format!("{}/test/stats", self.issuer))
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .expect("client")
+            .get(format!("{}/test/stats", self.issuer))
+            .send()
             .await
             .expect("peer answers")
             .json()

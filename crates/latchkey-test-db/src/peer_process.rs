@@ -31,11 +31,26 @@ impl PeerProcess {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{command:?} does not start: {e}"));
-        let mut line = String::new();
         let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the peer prints its address");
+        // Read on a thread with a deadline: a peer that never prints must fail the test, not
+        // hang it. The thread keeps draining stdout afterwards so the peer never blocks (or
+        // dies of a closed pipe) on a later write.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let read = reader.read_line(&mut line).map(|_| line);
+            let _ = sender.send(read);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let line = match receiver.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(read) => read.expect("the peer prints its address"),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{command:?} did not announce itself within 30 s");
+            }
+        };
         let hello: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("unexpected first line from a peer {line:?}: {e}"));
         Self { child, hello }

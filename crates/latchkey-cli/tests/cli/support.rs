@@ -87,7 +87,10 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let ready = reqwest::get(format!("{}/readyz", server.base)).await;
+            let ready = client(Duration::from_secs(2))
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await;
             if ready.is_ok_and(|r| r.status().is_success()) {
                 return server;
             }
@@ -126,7 +129,7 @@ impl Server {
         key: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = reqwest::Client::new()
+        let mut req = client(Duration::from_secs(90))
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(key);
         if let Some(body) = body {
@@ -137,6 +140,15 @@ impl Server {
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
+}
+
+/// A client with a total timeout: a server that never answers fails the test with a message
+/// instead of hanging it.
+fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("HTTP client")
 }
 
 impl Drop for Server {
