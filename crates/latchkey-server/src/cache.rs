@@ -129,6 +129,11 @@ impl Caches {
         }
     }
 
+    /// Forgets a workspace's members after this process changed them.
+    pub fn forget_members(&self, workspace_id: &str) {
+        self.members.invalidate(workspace_id);
+    }
+
     /// Whether the operator's client of an app (key: slug and client id) stands rejected.
     #[must_use]
     pub fn default_client_rejected(&self, key: &str) -> Option<bool> {

@@ -192,22 +192,7 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/oauth/complete.js", get(oauth_pages::complete_js))
         .route("/hooks/{workflow_id}", post(workflows::hook))
         .route("/", get(|| async { axum::response::Redirect::to("/accounts") }))
-        .route("/login", get(crate::web::login::form).post(crate::web::login::sign_in))
-        .route("/logout", post(crate::web::login::sign_out))
-        .route("/setup", get(crate::web::setup::form).post(crate::web::setup::create))
-        .route("/accounts", get(crate::web::accounts::list))
-        .route("/accounts/{id}", get(crate::web::account::show))
-        .route("/accounts/{id}/{action}", post(crate::web::account::act))
-        .route("/assets/app.css", get(crate::web::stylesheet))
-        .route("/assets/icon.svg", get(crate::web::icon))
-        .route("/assets/connect-popup.js", get(crate::web::connect::popup_script))
-        .route("/audit", get(crate::web::audit::list))
-        .route("/connect", get(crate::web::connect::pick))
-        .route(
-            "/connect/{app}",
-            get(crate::web::connect::show).post(crate::web::connect::connect_keys),
-        )
-        .route("/connect/{app}/oauth", post(crate::web::connect::connect_oauth))
+        .merge(crate::web::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

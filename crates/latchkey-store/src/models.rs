@@ -333,7 +333,7 @@ pub struct AccountQuery {
     pub visible_to: Option<String>,
     /// Only accounts of this app slug.
     pub app_slug: Option<String>,
-    /// Case-insensitive substring of the name or app slug.
+    /// Case-insensitive substring of the name, the app slug or the owner's email.
     pub search: Option<String>,
     /// Continue after this cursor.
     pub after: Option<String>,
@@ -789,6 +789,21 @@ pub struct Session {
     /// Sign-in time.
     pub created_at: i64,
     /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A pending invitation: a one-time link for a member to choose a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// SHA-256 hex of the link's token.
+    pub token_hash: String,
+    /// The workspace invited to.
+    pub workspace_id: String,
+    /// The invited member.
+    pub user_id: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// When the link stops working.
     pub expires_at: i64,
 }
 

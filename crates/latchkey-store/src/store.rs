@@ -2,15 +2,15 @@
 //! file stays small. Code that holds a `dyn Store` imports `latchkey_store::prelude::*`.
 
 use async_trait::async_trait;
-use latchkey_domain::connect::Environment;
+use latchkey_domain::{connect::Environment, role::Role};
 
 use crate::{
     models::{
         AccessToken, Account, AccountQuery, ApiClient, AppOverride, AppRequest, AuditEvent,
-        AuditQuery, ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Login, Member,
-        NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page, Principal,
-        Project, RefreshFailure, Run, SealedRecord, Session, Sharing, Step, WebhookDelivery,
-        WebhookSettings, Workflow, Workspace,
+        AuditQuery, ConnectToken, CustomApp, DeliveryAttempt, EnvVar, ExternalUser, Invite, Login,
+        Member, NewApiKey, NewAuditEvent, NewMember, OAuthClient, OAuthFlow, OAuthUpdate, Page,
+        Principal, Project, RefreshFailure, Run, SealedRecord, Session, Sharing, Step,
+        WebhookDelivery, WebhookSettings, Workflow, Workspace,
     },
     StoreError,
 };
@@ -198,6 +198,15 @@ pub trait AccountStore: Send + Sync + 'static {
         name: &str,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Marks an account healthy or not, with the error people see (a credential check's
+    /// verdict); [`StoreError::NotFound`] if it is not in the workspace.
+    async fn set_account_health(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        healthy: bool,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Deletes an account; [`StoreError::NotFound`] if it is not in the workspace.
     async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError>;
     /// Accounts whose credentials are sealed with a key other than `key_id`, for re-encryption,
@@ -249,8 +258,9 @@ pub trait OAuthStore: Send + Sync + 'static {
     ) -> Result<Option<OAuthFlow>, StoreError>;
     /// Deletes flows that expired before `now`.
     async fn purge_flows(&self, now: i64) -> Result<u64, StoreError>;
-    /// Replaces an account's OAuth credentials after a reconnect and resets its health. The
-    /// owner stays; a legacy account (no owner) gets `owner_id` as its owner.
+    /// Replaces an account's credentials after a reconnect and resets its health. The
+    /// owner stays; a legacy account (no owner) gets `owner_id` as its owner. An empty
+    /// `oauth_client` stores none (key-based accounts).
     /// [`StoreError::NotFound`] if gone.
     async fn reconnect_account(
         &self,
@@ -562,6 +572,19 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn get_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
-    /// Deletes expired sessions; returns how many.
+    /// Deletes expired sessions and invitations; returns how many.
     async fn purge_sessions(&self, now: i64) -> Result<u64, StoreError>;
+    /// Stores an invitation (replacing the member's earlier ones: only the newest link works).
+    async fn insert_invite(&self, invite: &Invite) -> Result<(), StoreError>;
+    /// Takes an unexpired invitation by its token's hash: at most one caller ever gets it.
+    async fn take_invite(&self, token_hash: &str, now: i64) -> Result<Option<Invite>, StoreError>;
+    /// Sets a user's password (Argon2id PHC string).
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<(), StoreError>;
+    /// Changes a member's role; [`StoreError::NotFound`] when not a member.
+    async fn set_member_role(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        role: Role,
+    ) -> Result<(), StoreError>;
 }

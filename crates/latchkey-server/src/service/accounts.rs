@@ -76,7 +76,8 @@ pub async fn create(
 ) -> Result<(AccountDetails, CheckResult), ServiceError> {
     caller.require_scope("accounts:write")?;
     let owner = caller.require_member()?.to_owned();
-    let (mut account, app, check) = prepare_key_account(ctx, caller.workspace_id(), input).await?;
+    let (mut account, app, check) =
+        prepare_key_account(ctx, caller.workspace_id(), input, None).await?;
     account.owner_id = Some(owner);
     ctx.store.insert_account(&account).await?;
     caller
@@ -100,6 +101,75 @@ pub async fn create(
     ))
 }
 
+/// Reconnects a key-based (or client-credentials) account in place with new fields: same id,
+/// so steps and API users keep working; the check runs again and sets its health. A legacy
+/// account gets the reconnecting member as its owner.
+///
+/// # Errors
+/// 404 unknown or invisible, 403 not allowed, 400 bad fields or an OAuth app (those reconnect
+/// through the OAuth flow).
+pub async fn reconnect_keys(
+    ctx: &App,
+    caller: &Caller,
+    account_id: &str,
+    cfmap: BTreeMap<String, String>,
+) -> Result<CheckResult, ServiceError> {
+    caller.require_scope("accounts:write")?;
+    let member = caller.require_member()?.to_owned();
+    let current = load_fresh(ctx, caller, account_id).await?;
+    caller.authorize(&current, Operation::Reconnect)?;
+    let input = NewAccount {
+        app: current.app_slug.clone(),
+        name: Some(current.name.clone()),
+        cfmap,
+        skip_check: false,
+    };
+    let (fresh, _, check) =
+        prepare_key_account(ctx, caller.workspace_id(), input, Some(&current.id)).await?;
+    let update = latchkey_store::OAuthUpdate {
+        credentials_ciphertext: fresh.credentials_ciphertext,
+        key_id: fresh.key_id,
+        authorized_scopes: fresh.authorized_scopes,
+        expires_at: fresh.expires_at,
+        next_refresh_at: fresh.next_refresh_at,
+        now: clock::now_ms(),
+    };
+    ctx.caches
+        .forget_account(caller.workspace_id(), &current.id);
+    ctx.store
+        .reconnect_account(
+            caller.workspace_id(),
+            &current.id,
+            &member,
+            fresh.oauth_client.as_deref().unwrap_or(""),
+            &update,
+        )
+        .await?;
+    if check.is_failure() {
+        // The row was reset to healthy with the new credentials; the check says otherwise.
+        ctx.store
+            .set_account_health(
+                caller.workspace_id(),
+                &current.id,
+                false,
+                Some(&check.message),
+            )
+            .await?;
+    }
+    ctx.caches
+        .forget_account(caller.workspace_id(), &current.id);
+    caller
+        .audit(
+            ctx,
+            "account.reconnect",
+            Some(&current.id),
+            "allowed",
+            Some(serde_json::json!({"app": current.app_slug})),
+        )
+        .await;
+    Ok(check)
+}
+
 /// Validates a key-based (or client-credentials) connection, runs the app's check or gets
 /// the first token, and seals the credentials: an account ready to insert, with no owner yet.
 ///
@@ -109,6 +179,7 @@ pub(crate) async fn prepare_key_account(
     ctx: &App,
     workspace_id: &str,
     input: NewAccount,
+    reconnecting: Option<&str>,
 ) -> Result<(Account, CatalogApp, CheckResult), ServiceError> {
     let workspace_id = workspace_id.to_owned();
     let app = resolve_app(ctx, &workspace_id, &input.app).await?;
@@ -157,7 +228,8 @@ pub(crate) async fn prepare_key_account(
             (credentials, check)
         }
     };
-    let id = ids::generate(ids::ACCOUNT);
+    // Reconnecting keeps the id: the ciphertext is bound to it.
+    let id = reconnecting.map_or_else(|| ids::generate(ids::ACCOUNT), str::to_owned);
     let (ciphertext, key_id) = ctx.vault.seal(&workspace_id, &id, &credentials).await;
     let account = Account {
         id,

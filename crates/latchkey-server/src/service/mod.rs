@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod connect;
 pub mod env_vars;
 pub mod import;
+pub mod members;
 pub mod oauth;
 pub mod provisioning;
 pub mod rotation;

@@ -10,10 +10,10 @@ use axum::{
 use latchkey_domain::access::Operation;
 use latchkey_store::Sharing;
 
-use super::{check_origin, page, WebSession};
+use super::{check_origin, explain, page, WebSession};
 use crate::{
     clock,
-    service::{accounts, sharing, ServiceError},
+    service::{accounts, sharing},
     AppState,
 };
 
@@ -42,28 +42,15 @@ struct AccountPage<'a> {
     mode: &'static str,
     created: String,
     members: Vec<MemberChoice>,
+    app_slug: String,
+    /// Reconnecting runs the OAuth popup (else the key form).
+    oauth: bool,
+    may_reconnect: bool,
     may_rename: bool,
     may_manage: bool,
     may_delete: bool,
     message: Option<&'a str>,
     error: Option<String>,
-}
-
-/// What a failed action tells the person.
-fn explain(e: &ServiceError) -> (StatusCode, String) {
-    match e {
-        ServiceError::Invalid(v) => (StatusCode::BAD_REQUEST, v.to_string()),
-        ServiceError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
-        ServiceError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
-        ServiceError::NotFound(_) => (
-            StatusCode::NOT_FOUND,
-            "This account does not exist or you may not see it.".into(),
-        ),
-        _ => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong. Try again.".into(),
-        ),
-    }
 }
 
 async fn render(
@@ -130,6 +117,15 @@ async fn render(
                 chosen: a.shared_with.contains(&m.user_id),
             })
             .collect(),
+        app_slug: a.app_slug.clone(),
+        oauth: details
+            .app
+            .as_ref()
+            .is_some_and(super::connect::uses_oauth_popup),
+        // Connect accounts are reconnected by their end user, through Connect.
+        may_reconnect: details.app.is_some()
+            && a.connect.is_none()
+            && session.caller.may(a, Operation::Reconnect),
         may_rename: session.caller.may(a, Operation::Rename),
         may_manage: session.caller.may(a, Operation::ManageAccess),
         may_delete: session.caller.may(a, Operation::Delete),

@@ -6,6 +6,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use latchkey_domain::access::Operation;
 use serde::Deserialize;
 
 use super::{page, WebSession};
@@ -25,6 +26,10 @@ pub(crate) struct Row {
     workflows: String,
     created: String,
     updated: String,
+    may_manage: bool,
+    may_reconnect: bool,
+    may_rename: bool,
+    may_delete: bool,
 }
 
 #[derive(Template)]
@@ -107,6 +112,12 @@ pub(crate) async fn list(
                     .unwrap_or_default(),
                 created: day(a.created_at),
                 updated: day(a.updated_at),
+                may_manage: session.caller.may(a, Operation::ManageAccess),
+                may_reconnect: d.app.is_some()
+                    && a.connect.is_none()
+                    && session.caller.may(a, Operation::Reconnect),
+                may_rename: session.caller.may(a, Operation::Rename),
+                may_delete: session.caller.may(a, Operation::Delete),
             }
         })
         .collect();

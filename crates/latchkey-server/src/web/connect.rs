@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{check_origin, page, WebSession};
 use crate::{
     catalog::CatalogApp,
-    service::{accounts, oauth, ServiceError},
+    service::{accounts, oauth},
     AppState,
 };
 
@@ -117,7 +117,8 @@ pub(crate) async fn pick(
 }
 
 /// Apps whose connection is a sign-in at the provider (not a form of fields).
-fn uses_oauth_popup(app: &CatalogApp) -> bool {
+/// Whether connecting the app runs an OAuth sign-in in a popup (rather than a key form).
+pub(crate) fn uses_oauth_popup(app: &CatalogApp) -> bool {
     app.definition.auth_type == AuthType::Oauth
         && app
             .definition
@@ -147,6 +148,8 @@ struct AppPage<'a> {
     app_name: String,
     oauth: bool,
     fields: Vec<FieldView>,
+    /// The account being reconnected, if any.
+    account_id: Option<String>,
     error: Option<String>,
 }
 
@@ -154,6 +157,7 @@ async fn app_page(
     state: &AppState,
     session: &WebSession,
     slug: &str,
+    account_id: Option<String>,
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
@@ -196,31 +200,26 @@ async fn app_page(
             app_name: app.definition.name.clone(),
             oauth: uses_oauth_popup(&app),
             fields,
+            account_id,
             error,
         },
     )
 }
 
-/// `GET /connect/{app}`
+#[derive(Debug, Deserialize)]
+pub(crate) struct ShowQuery {
+    account_id: Option<String>,
+}
+
+/// `GET /connect/{app}` (`?account_id=apn_…` to reconnect that account)
 pub(crate) async fn show(
     State(state): State<AppState>,
     session: WebSession,
     Path(slug): Path<String>,
+    Query(query): Query<ShowQuery>,
 ) -> Response {
-    app_page(&state, &session, &slug, StatusCode::OK, None).await
-}
-
-fn message(e: &ServiceError) -> (StatusCode, String) {
-    match e {
-        ServiceError::Invalid(v) => (StatusCode::BAD_REQUEST, v.to_string()),
-        ServiceError::Forbidden(m) | ServiceError::Conflict(m) => {
-            (StatusCode::FORBIDDEN, m.clone())
-        }
-        _ => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong. Try again.".into(),
-        ),
-    }
+    let account_id = query.account_id.filter(|id| !id.is_empty());
+    app_page(&state, &session, &slug, account_id, StatusCode::OK, None).await
 }
 
 /// `POST /connect/{app}` — a key-based connection; the credential check's result is shown on
@@ -234,11 +233,13 @@ pub(crate) async fn connect_keys(
 ) -> Response {
     let mut csrf = String::new();
     let mut nickname = None;
+    let mut account_id = None;
     let mut cfmap = BTreeMap::new();
     for (key, value) in url::form_urlencoded::parse(&body) {
         match key.as_ref() {
             "csrf" => csrf = value.into_owned(),
             "nickname" if !value.trim().is_empty() => nickname = Some(value.into_owned()),
+            "account_id" if !value.is_empty() => account_id = Some(value.into_owned()),
             other => {
                 if let Some(field) = other.strip_prefix("field.") {
                     if !value.is_empty() {
@@ -250,6 +251,18 @@ pub(crate) async fn connect_keys(
     }
     if let Err(refused) = check_origin(&state, &headers).and_then(|()| session.check_csrf(&csrf)) {
         return refused.into_response();
+    }
+    if let Some(id) = account_id {
+        return match accounts::reconnect_keys(&state, &session.caller, &id, cfmap).await {
+            Ok(check) => {
+                let result = if check.is_failure() { "failed" } else { "ok" };
+                Redirect::to(&format!("/accounts/{id}?connected={result}")).into_response()
+            }
+            Err(e) => {
+                let (status, text) = super::explain(&e);
+                app_page(&state, &session, &slug, Some(id), status, Some(text)).await
+            }
+        };
     }
     let input = accounts::NewAccount {
         app: slug.clone(),
@@ -267,16 +280,19 @@ pub(crate) async fn connect_keys(
             .into_response()
         }
         Err(e) => {
-            let (status, text) = message(&e);
-            app_page(&state, &session, &slug, status, Some(text)).await
+            let (status, text) = super::explain(&e);
+            app_page(&state, &session, &slug, None, status, Some(text)).await
         }
     }
 }
 
 #[derive(Deserialize)]
-pub(crate) struct CsrfForm {
+pub(crate) struct OAuthStartForm {
     #[serde(default)]
     csrf: String,
+    /// The account to reconnect, if any.
+    #[serde(default)]
+    account_id: String,
 }
 
 /// `POST /connect/{app}/oauth` — starts the sign-in and sends this window (the popup) to the
@@ -286,18 +302,19 @@ pub(crate) async fn connect_oauth(
     session: WebSession,
     headers: HeaderMap,
     Path(slug): Path<String>,
-    axum::Form(form): axum::Form<CsrfForm>,
+    axum::Form(form): axum::Form<OAuthStartForm>,
 ) -> Response {
     if let Err(refused) =
         check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
     {
         return refused.into_response();
     }
-    match oauth::connect::start(&state, &session.caller, &slug, None, None).await {
+    let account_id = Some(form.account_id.as_str()).filter(|id| !id.is_empty());
+    match oauth::connect::start(&state, &session.caller, &slug, account_id, None).await {
         Ok(link) => Redirect::to(&link).into_response(),
         Err(e) => {
-            let (status, text) = message(&e);
-            app_page(&state, &session, &slug, status, Some(text)).await
+            let (status, text) = super::explain(&e);
+            app_page(&state, &session, &slug, None, status, Some(text)).await
         }
     }
 }

@@ -8,10 +8,16 @@
 
 pub(crate) mod account;
 pub(crate) mod accounts;
+pub(crate) mod api_access;
+pub(crate) mod app_requests;
 pub(crate) mod audit;
 pub(crate) mod connect;
+pub(crate) mod invite;
 pub(crate) mod login;
+pub(crate) mod members;
+pub(crate) mod oauth_clients;
 pub mod setup;
+pub(crate) mod workflows;
 
 use askama::Template;
 use axum::{
@@ -22,7 +28,56 @@ use axum::{
 use latchkey_crypto::hash_token;
 use latchkey_store::Principal;
 
-use crate::{service::Caller, AppState};
+use crate::{
+    service::{Caller, ServiceError},
+    AppState,
+};
+
+/// The web UI's routes.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/login", get(login::form).post(login::sign_in))
+        .route("/logout", post(login::sign_out))
+        .route("/setup", get(setup::form).post(setup::create))
+        .route("/invite", get(invite::form).post(invite::accept))
+        .route("/accounts", get(accounts::list))
+        .route("/accounts/{id}", get(account::show))
+        .route("/accounts/{id}/{action}", post(account::act))
+        .route("/assets/app.css", get(stylesheet))
+        .route("/assets/app.js", get(script))
+        .route("/assets/icon.svg", get(icon))
+        .route("/assets/connect-popup.js", get(connect::popup_script))
+        .route("/audit", get(audit::list))
+        .route("/connect", get(connect::pick))
+        .route(
+            "/connect/{app}",
+            get(connect::show).post(connect::connect_keys),
+        )
+        .route("/connect/{app}/oauth", post(connect::connect_oauth))
+        .route("/members", get(members::list))
+        .route("/members/invite", post(members::invite))
+        .route("/members/{user_id}/role", post(members::set_role))
+        .route("/api", get(api_access::show))
+        .route("/api/{*action}", post(api_access::act))
+        .route(
+            "/oauth-clients",
+            get(oauth_clients::list).post(oauth_clients::act),
+        )
+        .route("/oauth-clients/{id}/{action}", post(oauth_clients::act))
+        .route("/app-requests", get(app_requests::list))
+        .route("/workflows", get(workflows::list).post(workflows::create))
+        .route("/workflows/{id}", get(workflows::show))
+        .route("/workflows/{id}/steps", post(workflows::add_step))
+        .route(
+            "/workflows/{id}/steps/{*action}",
+            post(workflows::step_action),
+        )
+        .route(
+            "/connect/request",
+            get(app_requests::form).post(app_requests::submit),
+        )
+}
 
 /// The session cookie.
 pub(crate) const SESSION_COOKIE: &str = "lk_session";
@@ -169,6 +224,26 @@ pub(crate) fn secure(response: &mut Response) {
     );
 }
 
+/// What a failed action tells the person: the status and a sentence for the page.
+pub(crate) fn explain(e: &ServiceError) -> (StatusCode, String) {
+    match e {
+        ServiceError::Invalid(v) => (StatusCode::BAD_REQUEST, v.to_string()),
+        ServiceError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+        ServiceError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+        ServiceError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            format!("This {what} does not exist or you may not see it."),
+        ),
+        _ => {
+            tracing::error!(error = %e, "web action failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Try again.".into(),
+            )
+        }
+    }
+}
+
 /// Renders a page.
 pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     let mut response = match template.render() {
@@ -189,6 +264,20 @@ pub(crate) async fn stylesheet() -> Response {
     let mut response = (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../../assets/app.css"),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// `GET /assets/app.js`: copy buttons and confirmations, shared by every page.
+pub(crate) async fn script() -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../assets/app.js"),
     )
         .into_response();
     response.headers_mut().insert(

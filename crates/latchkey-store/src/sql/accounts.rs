@@ -117,7 +117,8 @@ impl AccountStore for SqlStore {
                 .replace('_', "\\_");
             params.push(format!("%{escaped}%"));
             filter.push_str(&format!(
-                " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(app_slug) LIKE ${n} ESCAPE '\\')",
+                " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(app_slug) LIKE ${n} ESCAPE '\\' \
+                 OR owner_id IN (SELECT id FROM users WHERE LOWER(email) LIKE ${n} ESCAPE '\\'))",
                 n = params.len()
             ));
         }
@@ -186,6 +187,26 @@ impl AccountStore for SqlStore {
         .bind(account_id)
         .bind(name)
         .bind(now)
+        .execute(&self.pool)
+        .await?;
+        affected(&result)
+    }
+
+    async fn set_account_health(
+        &self,
+        workspace_id: &str,
+        account_id: &str,
+        healthy: bool,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE accounts SET healthy = $3, error = $4, version = version + 1 \
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(account_id)
+        .bind(i64::from(healthy))
+        .bind(error)
         .execute(&self.pool)
         .await?;
         affected(&result)

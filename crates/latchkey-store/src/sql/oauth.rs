@@ -163,7 +163,7 @@ impl OAuthStore for SqlStore {
         let result = sqlx::query(
             "UPDATE accounts SET credentials_ciphertext = $3, key_id = $4, authorized_scopes = $5, expires_at = $6, \
              next_refresh_at = $7, last_refreshed_at = $8, updated_at = $8, \
-             owner_id = CASE WHEN project_id IS NULL THEN COALESCE(owner_id, $9) ELSE owner_id END, oauth_client = $10, \
+             owner_id = CASE WHEN project_id IS NULL THEN COALESCE(owner_id, $9) ELSE owner_id END, oauth_client = NULLIF($10, ''), \
              healthy = 1, dead = 0, error = NULL, refresh_failures = 0, refresh_lease = NULL, \
              refresh_lease_until = NULL, version = version + 1 \
              WHERE workspace_id = $1 AND id = $2",

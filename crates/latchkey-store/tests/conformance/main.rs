@@ -13,6 +13,7 @@ use latchkey_store::{
 use latchkey_test_db::TestDb;
 
 mod connect;
+mod sessions;
 
 pub(crate) async fn on_every_backend<F, Fut>(test: F)
 where
@@ -29,7 +30,7 @@ where
     }
 }
 
-fn member(email: &str, role: Role, key_hash: &str) -> NewMember {
+pub(crate) fn member(email: &str, role: Role, key_hash: &str) -> NewMember {
     NewMember {
         user_id: ids::generate(ids::USER),
         email: email.into(),

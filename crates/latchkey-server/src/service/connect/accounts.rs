@@ -460,6 +460,7 @@ pub async fn create(
             cfmap,
             skip_check: false,
         },
+        None,
     )
     .await?;
     if check.is_failure() {
