@@ -198,15 +198,6 @@ pub trait AccountStore: Send + Sync + 'static {
         name: &str,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Marks an account healthy or not, with the error people see (a credential check's
-    /// verdict); [`StoreError::NotFound`] if it is not in the workspace.
-    async fn set_account_health(
-        &self,
-        workspace_id: &str,
-        account_id: &str,
-        healthy: bool,
-        error: Option<&str>,
-    ) -> Result<(), StoreError>;
     /// Deletes an account; [`StoreError::NotFound`] if it is not in the workspace.
     async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError>;
     /// Accounts whose credentials are sealed with a key other than `key_id`, for re-encryption,

@@ -74,10 +74,44 @@ pub async fn create(
     caller: &Caller,
     input: NewAccount,
 ) -> Result<(AccountDetails, CheckResult), ServiceError> {
+    insert_new(ctx, caller, input, false).await
+}
+
+/// [`create`], refusing (400, nothing saved) credentials whose check fails: what people
+/// connecting in the browser expect.
+///
+/// # Errors
+/// As [`create`], and 400 when the check fails.
+pub async fn create_if_working(
+    ctx: &App,
+    caller: &Caller,
+    input: NewAccount,
+) -> Result<(AccountDetails, CheckResult), ServiceError> {
+    insert_new(ctx, caller, input, true).await
+}
+
+/// The refusal of credentials whose check failed.
+fn refused_check(check: &CheckResult) -> ServiceError {
+    ValidationError::new(
+        "cfmap",
+        format!("the credentials did not work: {}", check.message),
+    )
+    .into()
+}
+
+async fn insert_new(
+    ctx: &App,
+    caller: &Caller,
+    input: NewAccount,
+    refuse_failed_check: bool,
+) -> Result<(AccountDetails, CheckResult), ServiceError> {
     caller.require_scope("accounts:write")?;
     let owner = caller.require_member()?.to_owned();
     let (mut account, app, check) =
         prepare_key_account(ctx, caller.workspace_id(), input, None).await?;
+    if refuse_failed_check && check.is_failure() {
+        return Err(refused_check(&check));
+    }
     account.owner_id = Some(owner);
     ctx.store.insert_account(&account).await?;
     caller
@@ -126,6 +160,10 @@ pub async fn reconnect_keys(
     };
     let (fresh, _, check) =
         prepare_key_account(ctx, caller.workspace_id(), input, Some(&current.id)).await?;
+    if check.is_failure() {
+        // Never swap working credentials for ones that fail their check.
+        return Err(refused_check(&check));
+    }
     let update = latchkey_store::OAuthUpdate {
         credentials_ciphertext: fresh.credentials_ciphertext,
         key_id: fresh.key_id,
@@ -145,17 +183,6 @@ pub async fn reconnect_keys(
             &update,
         )
         .await?;
-    if check.is_failure() {
-        // The row was reset to healthy with the new credentials; the check says otherwise.
-        ctx.store
-            .set_account_health(
-                caller.workspace_id(),
-                &current.id,
-                false,
-                Some(&check.message),
-            )
-            .await?;
-    }
     ctx.caches
         .forget_account(caller.workspace_id(), &current.id);
     caller

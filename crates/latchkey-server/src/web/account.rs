@@ -10,7 +10,7 @@ use axum::{
 use latchkey_domain::access::Operation;
 use latchkey_store::Sharing;
 
-use super::{check_origin, explain, page, WebSession};
+use super::{check_origin, explain, failure, page, problem, WebSession};
 use crate::{
     clock,
     service::{accounts, sharing},
@@ -64,13 +64,12 @@ async fn render(
     let details = match accounts::get(state, &session.caller, id, false).await {
         Ok(d) => d,
         Err(e) => {
-            let (status, text) = explain(&e);
-            return (status, text).into_response();
+            return failure(&e);
         }
     };
     let members = match accounts::members(state, session.caller.workspace_id()).await {
         Ok(m) => m,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return failure(&e),
     };
     let a = &details.account;
     let email_of = |user: &str| {
@@ -227,7 +226,7 @@ pub(crate) async fn act(
         "delete" => {
             Err(latchkey_domain::ValidationError::new("confirm", "tick the box to confirm").into())
         }
-        _ => return (StatusCode::NOT_FOUND, "Unknown action.").into_response(),
+        _ => return problem(StatusCode::NOT_FOUND, "Unknown action."),
     };
     match outcome {
         Ok(message) => render(&state, &session, &id, StatusCode::OK, Some(message), None).await,

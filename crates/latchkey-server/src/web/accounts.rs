@@ -4,12 +4,12 @@ use askama::Template;
 use axum::{
     extract::{Query, State},
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use latchkey_domain::access::Operation;
 use serde::Deserialize;
 
-use super::{page, WebSession};
+use super::{failure, page, WebSession};
 use crate::{clock, service::accounts, AppState};
 
 /// One row of the table.
@@ -73,7 +73,7 @@ pub(crate) async fn list(
     let members = accounts::members(&state, session.caller.workspace_id()).await;
     let (page_of, members) = match (listed, members) {
         (Ok(p), Ok(m)) => (p, m),
-        (Err(e), _) | (_, Err(e)) => return crate::error::ApiError::from(e).into_response(),
+        (Err(e), _) | (_, Err(e)) => return failure(&e),
     };
     let rows = page_of
         .items

@@ -11,7 +11,7 @@ use axum::{
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{check_origin, explain, page, WebSession};
+use super::{check_origin, explain, failure, page, problem, WebSession};
 use crate::{clock, service::members, AppState};
 
 /// An API client, as listed.
@@ -65,7 +65,7 @@ async fn render(
                     revoked: c.revoked_at.is_some(),
                 })
                 .collect(),
-            Err(e) => return explain(&e).into_response(),
+            Err(e) => return failure(&e),
         }
     } else {
         Vec::new()
@@ -140,7 +140,7 @@ pub(crate) async fn act(
         ["clients", id, "revoke"] => members::revoke_api_client(&state, caller, id)
             .await
             .map(|()| (None, Some("API client revoked."))),
-        _ => return (StatusCode::NOT_FOUND, "Unknown action.").into_response(),
+        _ => return problem(StatusCode::NOT_FOUND, "Unknown action."),
     };
     match outcome {
         Ok((revealed, message)) => {

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{check_origin, explain, page, WebSession};
+use super::{check_origin, explain, failure, page, WebSession};
 use crate::{
     clock,
     service::{accounts, apps},
@@ -41,11 +41,11 @@ pub(crate) async fn list(State(state): State<AppState>, session: WebSession) -> 
     let caller = &session.caller;
     let requests = match apps::list_app_requests(&state, caller).await {
         Ok(r) => r,
-        Err(e) => return explain(&e).into_response(),
+        Err(e) => return failure(&e),
     };
     let members = match accounts::members(&state, caller.workspace_id()).await {
         Ok(m) => m,
-        Err(e) => return explain(&e).into_response(),
+        Err(e) => return failure(&e),
     };
     let rows = requests
         .into_iter()

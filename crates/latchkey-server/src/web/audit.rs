@@ -4,16 +4,12 @@ use askama::Template;
 use axum::{
     extract::{Query, State},
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use serde::Deserialize;
 
-use super::{page, WebSession};
-use crate::{
-    clock,
-    service::{audit_log, ServiceError},
-    AppState,
-};
+use super::{failure, page, WebSession};
+use crate::{clock, service::audit_log, AppState};
 
 /// One event, as shown.
 pub(crate) struct EventRow {
@@ -69,11 +65,7 @@ pub(crate) async fn list(
     };
     let (events, next) = match audit_log::list(&state, &session.caller, filters).await {
         Ok(found) => found,
-        Err(ServiceError::Forbidden(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
-        Err(ServiceError::Invalid(v)) => {
-            return (StatusCode::BAD_REQUEST, v.to_string()).into_response()
-        }
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return failure(&e),
     };
     let rows = events
         .into_iter()

@@ -12,7 +12,7 @@ use axum::{
 use latchkey_domain::app::{AuthType, FieldType, OAuthGrant};
 use serde::Deserialize;
 
-use super::{check_origin, page, WebSession};
+use super::{check_origin, failure, page, problem, WebSession};
 use crate::{
     catalog::CatalogApp,
     service::{accounts, oauth},
@@ -65,7 +65,7 @@ pub(crate) async fn pick(
         .await
     {
         Ok(apps) => apps,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return failure(&e.into()),
     };
     let q = query.q.unwrap_or_default();
     let category = query.category.unwrap_or_default();
@@ -167,8 +167,8 @@ async fn app_page(
         .await
     {
         Ok(Some(app)) => app,
-        Ok(None) => return (StatusCode::NOT_FOUND, "No such app.").into_response(),
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Ok(None) => return problem(StatusCode::NOT_FOUND, "No such app."),
+        Err(e) => return failure(&e.into()),
     };
     let fields = app
         .definition
@@ -270,7 +270,7 @@ pub(crate) async fn connect_keys(
         cfmap,
         skip_check: false,
     };
-    match accounts::create(&state, &session.caller, input).await {
+    match accounts::create_if_working(&state, &session.caller, input).await {
         Ok((details, check)) => {
             let result = if check.is_failure() { "failed" } else { "ok" };
             Redirect::to(&format!(

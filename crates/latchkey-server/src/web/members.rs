@@ -12,7 +12,7 @@ use latchkey_domain::role::Role;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{check_origin, explain, page, WebSession};
+use super::{check_origin, explain, failure, page, WebSession};
 use crate::{clock, service::members, AppState};
 
 /// A member, as listed.
@@ -49,7 +49,7 @@ async fn render(
 ) -> Response {
     let members = match members::list(state, &session.caller).await {
         Ok(m) => m,
-        Err(e) => return explain(&e).into_response(),
+        Err(e) => return failure(&e),
     };
     let admin = session.caller.is_admin();
     let rows = members

@@ -227,6 +227,14 @@ pub(crate) fn secure(response: &mut Response) {
 /// What a failed action tells the person: the status and a sentence for the page.
 pub(crate) fn explain(e: &ServiceError) -> (StatusCode, String) {
     match e {
+        // A credential check's verdict reads as a sentence; other fields are named.
+        ServiceError::Invalid(v) if v.field == "cfmap" => {
+            let mut text = v.message.clone();
+            if let Some(first) = text.get(0..1) {
+                text.replace_range(0..1, &first.to_uppercase());
+            }
+            (StatusCode::BAD_REQUEST, text)
+        }
         ServiceError::Invalid(v) => (StatusCode::BAD_REQUEST, v.to_string()),
         ServiceError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
         ServiceError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
@@ -242,6 +250,30 @@ pub(crate) fn explain(e: &ServiceError) -> (StatusCode, String) {
             )
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "problem.html")]
+struct ProblemPage<'a> {
+    title: &'a str,
+    text: &'a str,
+}
+
+/// A page that only says what went wrong (with the page headers, like every other page).
+pub(crate) fn problem(status: StatusCode, text: &str) -> Response {
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::BAD_REQUEST => "Cannot do that",
+        _ => "Something went wrong",
+    };
+    page(status, &ProblemPage { title, text })
+}
+
+/// [`problem`] for a failed service call.
+pub(crate) fn failure(e: &ServiceError) -> Response {
+    let (status, text) = explain(e);
+    problem(status, &text)
 }
 
 /// Renders a page.

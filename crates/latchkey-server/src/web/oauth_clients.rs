@@ -13,7 +13,7 @@ use axum::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{check_origin, explain, page, WebSession};
+use super::{check_origin, explain, failure, page, problem, WebSession};
 use crate::{
     clock,
     service::{
@@ -65,8 +65,7 @@ async fn render(
 ) -> Response {
     let caller = &session.caller;
     if let Err(e) = caller.require_admin() {
-        let (status, text) = explain(&e);
-        return (status, text).into_response();
+        return failure(&e);
     }
     let loaded = async {
         let defaults = client_health::defaults(state, caller).await?;
@@ -79,7 +78,7 @@ async fn render(
     };
     let (defaults, custom, apps) = match loaded.await {
         Ok(all) => all,
-        Err(e) => return explain(&e).into_response(),
+        Err(e) => return failure(&e),
     };
     let name_of = |slug: &str| {
         apps.iter()
@@ -196,7 +195,7 @@ pub(crate) async fn act(
         Some(Path((id, action))) if action == "delete" => clients::delete(&state, caller, &id)
             .await
             .map(|()| "OAuth client deleted."),
-        Some(_) => return (StatusCode::NOT_FOUND, "Unknown action.").into_response(),
+        Some(_) => return problem(StatusCode::NOT_FOUND, "Unknown action."),
     };
     match outcome {
         Ok(message) => render(&state, &session, StatusCode::OK, Some(message), None).await,

@@ -58,11 +58,10 @@ struct SetupPage<'a> {
 }
 
 fn gone() -> Response {
-    (
+    super::problem(
         StatusCode::NOT_FOUND,
         "This setup link is no longer valid: Latchkey is already set up. Sign in at /login.",
     )
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

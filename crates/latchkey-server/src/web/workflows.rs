@@ -17,7 +17,7 @@ use latchkey_store::{Run, Sharing};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_origin, explain, page, WebSession};
+use super::{check_origin, explain, failure, page, problem, WebSession};
 use crate::{
     clock,
     service::{
@@ -63,7 +63,7 @@ async fn list_page(
 ) -> Response {
     let all = match workflows::list(state, &session.caller).await {
         Ok(w) => w,
-        Err(e) => return explain(&e).into_response(),
+        Err(e) => return failure(&e),
     };
     let rows = all
         .into_iter()
@@ -136,6 +136,8 @@ pub(crate) struct Binding {
     label: String,
     /// Accounts the member may switch it to (same app).
     choices: Vec<AccountChoice>,
+    /// The bound account's app, to connect one of its own.
+    app_slug: String,
 }
 
 /// The outcome of a step test, as shown.
@@ -249,13 +251,12 @@ async fn render(
     let view = match workflows::get(state, caller, id).await {
         Ok(v) => v,
         Err(e) => {
-            let (status, text) = explain(&e);
-            return (status, text).into_response();
+            return failure(&e);
         }
     };
     let choices = match usable_accounts(state, session, &view.workflow.builder).await {
         Ok(c) => c,
-        Err(e) => return explain(&e).into_response(),
+        Err(e) => return failure(&e),
     };
     // The latest test of each step, so results stay visible after reloading.
     let mut last_tests: BTreeMap<String, Run> = BTreeMap::new();
@@ -300,6 +301,7 @@ async fn render(
                         app_slug: c.app_slug.clone(),
                     })
                     .collect(),
+                app_slug,
             });
         }
         let props = serde_json::from_str::<Value>(&s.step.props)
@@ -461,7 +463,7 @@ async fn perform(
         [step_id, "test"] => run::test_step(state, caller, id, step_id)
             .await
             .map(|r| ("Step tested.", Some(((*step_id).to_owned(), r)))),
-        _ => return (StatusCode::NOT_FOUND, "Unknown action.").into_response(),
+        _ => return problem(StatusCode::NOT_FOUND, "Unknown action."),
     };
     match outcome {
         Ok((message, tested)) => {

@@ -18,5 +18,6 @@ mod oauth_quirks;
 mod ops;
 mod proxy;
 mod web;
+mod web_browser;
 mod webhooks;
 mod workflows;

@@ -192,26 +192,6 @@ impl AccountStore for SqlStore {
         affected(&result)
     }
 
-    async fn set_account_health(
-        &self,
-        workspace_id: &str,
-        account_id: &str,
-        healthy: bool,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE accounts SET healthy = $3, error = $4, version = version + 1 \
-             WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(workspace_id)
-        .bind(account_id)
-        .bind(i64::from(healthy))
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        affected(&result)
-    }
-
     async fn delete_account(&self, workspace_id: &str, account_id: &str) -> Result<(), StoreError> {
         let result = sqlx::query("DELETE FROM accounts WHERE workspace_id = $1 AND id = $2")
             .bind(workspace_id)
