@@ -19,5 +19,6 @@ mod ops;
 mod proxy;
 mod web;
 mod web_browser;
+mod web_team;
 mod webhooks;
 mod workflows;

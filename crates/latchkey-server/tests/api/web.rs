@@ -344,8 +344,12 @@ async fn connect_an_app_from_the_picker() {
             .send()
             .await
             .unwrap();
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        assert!(location.ends_with("?connected=failed"), "{location}");
+        // A key that fails its check is refused in the form; nothing is saved.
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("The credentials did not work"), "{html}");
+        let (_, listed) = app.get("/v1/accounts", &owner.key).await;
+        assert_eq!(listed["data"].as_array().map(Vec::len), Some(1), "{listed}");
 
         // An OAuth app without a configured client says so instead of failing at the provider.
         let html = b
