@@ -3,6 +3,7 @@
 //! PASS/FAIL lines for the targets, and writes the numbers as JSON.
 
 mod instances;
+mod pages;
 mod peer;
 mod refresh_storm;
 
@@ -22,12 +23,15 @@ enum Command {
     /// N OAuth accounts due at once, refreshed by the scheduler of one or more instances,
     /// against the peer's own token endpoint throughput.
     RefreshStorm(refresh_storm::Args),
+    /// The web UI's pages with a big workspace (10,000 accounts), against `/healthz`.
+    Pages(pages::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::RefreshStorm(args) => refresh_storm::run(args).await,
+        Command::Pages(args) => pages::run(args).await,
     }
 }
 
