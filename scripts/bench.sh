@@ -32,16 +32,23 @@
 #   LATCHKEY_BIN=path  use this binary instead of building target/release/latchkey
 #   SKIP_BUILD=1       use the existing release binary without running cargo
 #   RESULTS_DIR=bench-results
-#   SCENARIOS="read proxy refresh pages"   which benchmarks to run
+#   SCENARIOS="read proxy refresh pages listing"   which benchmarks to run
 #   PROXY_METHODS="GET POST"         the proxy benchmark's cases (GET is the one with targets
 #                                    that matter; POST adds a 1 KiB request body)
 #   STORM_ACCOUNTS=5000        accounts expiring together in the refresh storm
 #   PAGES_ACCOUNTS=10000       accounts in the workspace for the page benchmark
+#   LISTING_ACCOUNTS=1000000   accounts in the workspace for the listing benchmark
 #   STORM_SCENARIOS=sqlite:1,postgres:1,postgres:3
 #
 # pages: the web UI with PAGES_ACCOUNTS (10,000) accounts in the workspace, on SQLite and on
 #   PostgreSQL: every main page fetched 200 times in a row, signed in, against /healthz of the
 #   same server. Target: each page's p99 <= 50 ms. Writes bench-results/pages.json.
+#
+# listing: GET /v1/accounts with LISTING_ACCOUNTS (1,000,000) accounts in one workspace (bulk
+#   loaded with SQL from one account connected through the API), on SQLite and PostgreSQL:
+#   first and second page, a nickname search, an app filter and a member's listing, 200
+#   requests each in a row, against /healthz. Target: p99 <= 20 ms. Writes
+#   bench-results/listing.json.
 #
 # The refresh storm (crates/latchkey-bench) refreshes STORM_ACCOUNTS OAuth accounts due at
 # once with 1 and 3 instances against the OAuth peer (tests/peers/oidc), compared with the
@@ -61,7 +68,7 @@ THREADS=${THREADS:-2}
 BACKENDS=${BACKENDS:-sqlite postgres}
 BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench-results}
-SCENARIOS=${SCENARIOS:-read proxy refresh pages}
+SCENARIOS=${SCENARIOS:-read proxy refresh pages listing}
 PROXY_METHODS=${PROXY_METHODS:-GET POST}
 # Targets per scenario: Latchkey rps / baseline rps must be >= the first, Latchkey p99 /
 # baseline p99 <= the second.
@@ -69,8 +76,8 @@ READ_TARGETS=(0.5 2.0)  # baseline: nginx serving the same bytes as a static fil
 PROXY_TARGETS=(1.0 1.5) # baseline: nginx proxy_pass to the same upstream
 
 for sc in $SCENARIOS; do
-    [[ $sc == read || $sc == proxy || $sc == refresh || $sc == pages ]] ||
-        die "unknown scenario $sc (expected read, proxy, refresh, pages)"
+    [[ $sc == read || $sc == proxy || $sc == refresh || $sc == pages || $sc == listing ]] ||
+        die "unknown scenario $sc (expected read, proxy, refresh, pages, listing)"
 done
 for m in $PROXY_METHODS; do
     [[ $m == GET || $m == POST ]] || die "unknown proxy method $m (expected GET, POST)"
@@ -388,6 +395,15 @@ if wants pages; then
         --accounts "${PAGES_ACCOUNTS:-10000}" --backends "$pages_backends" \
         --pg-url "$BENCH_PG_URL" --latchkey-bin "$LATCHKEY_BIN" --out "$RESULTS_DIR/pages.json" ||
         die "the page benchmark failed"
+    echo
+fi
+if wants listing; then
+    log "bench: account listing with ${LISTING_ACCOUNTS:-1000000} accounts"
+    (cd "$ROOT" && cargo build --release -q -p latchkey-bench) || die "latchkey-bench build failed"
+    "${CARGO_TARGET_DIR:-$ROOT/target}/release/latchkey-bench" listing \
+        --accounts "${LISTING_ACCOUNTS:-1000000}" --backends "${BACKENDS// /,}" \
+        --pg-url "$BENCH_PG_URL" --latchkey-bin "$LATCHKEY_BIN" --out "$RESULTS_DIR/listing.json" ||
+        die "the listing benchmark failed"
     echo
 fi
 wants read || wants proxy || exit 0

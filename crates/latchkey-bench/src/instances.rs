@@ -75,6 +75,21 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Resident memory of the process now, in MiB (Linux `/proc`).
+    #[must_use]
+    pub fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn ready(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -108,4 +123,26 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A throw-away database for a scenario: a SQLite file, or a new database on the PostgreSQL
+/// server at `pg_url` (`None` when that server cannot be used).
+///
+/// # Errors
+/// On an unknown backend name.
+pub async fn database(
+    pg_url: &str,
+    backend: &str,
+) -> anyhow::Result<Option<latchkey_test_db::TestDb>> {
+    use latchkey_test_db::TestDb;
+    Ok(match backend {
+        "sqlite" => Some(TestDb::sqlite()),
+        "postgres" => {
+            if std::env::var_os(latchkey_test_db::POSTGRES_ENV).is_none() {
+                std::env::set_var(latchkey_test_db::POSTGRES_ENV, format!("{pg_url}/postgres"));
+            }
+            TestDb::postgres().await
+        }
+        other => anyhow::bail!("unknown backend {other}"),
+    })
 }

@@ -3,6 +3,7 @@
 //! PASS/FAIL lines for the targets, and writes the numbers as JSON.
 
 mod instances;
+mod listing;
 mod pages;
 mod peer;
 mod refresh_storm;
@@ -25,6 +26,8 @@ enum Command {
     RefreshStorm(refresh_storm::Args),
     /// The web UI's pages with a big workspace (10,000 accounts), against `/healthz`.
     Pages(pages::Args),
+    /// Account listing and search with a million accounts, against `/healthz`.
+    Listing(listing::Args),
 }
 
 #[tokio::main]
@@ -32,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::RefreshStorm(args) => refresh_storm::run(args).await,
         Command::Pages(args) => pages::run(args).await,
+        Command::Listing(args) => listing::run(args).await,
     }
 }
 
@@ -42,4 +46,37 @@ fn default_latchkey_bin() -> PathBuf {
         PathBuf::from,
     );
     target.join("release").join("latchkey")
+}
+
+/// Sends `requests` requests one after another (a tenth more first, discarded as warm-up)
+/// and returns their latencies in milliseconds, sorted. Any non-2xx answer is an error: the
+/// numbers of a broken scenario mean nothing.
+async fn sequential_latencies(
+    requests: usize,
+    what: &str,
+    mut request: impl FnMut() -> reqwest::RequestBuilder,
+) -> anyhow::Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(requests);
+    for i in 0..requests + requests / 10 {
+        let started = std::time::Instant::now();
+        let response = request().send().await?;
+        let status = response.status();
+        let _ = response.bytes().await?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(status.is_success(), "{what} answered {status}");
+        if i >= requests / 10 {
+            out.push(elapsed);
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
+/// The `q` quantile of sorted values (nearest rank).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
 }

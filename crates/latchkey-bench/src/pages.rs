@@ -12,7 +12,6 @@ use std::{
 };
 
 use anyhow::Context as _;
-use latchkey_test_db::TestDb;
 use serde_json::{json, Value};
 
 use crate::instances::{Instance, Latchkey};
@@ -73,37 +72,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bin.display()
     );
     let mut rows = Vec::new();
+    let mut processes = Vec::new();
     for backend in &args.backends {
         match on_backend(&args, &bin, backend).await? {
-            Some(mut measured) => rows.append(&mut measured),
+            Some(mut run) => {
+                rows.append(&mut run.rows);
+                processes.push(run.process);
+            }
             None => eprintln!("  {backend}: skipped (PostgreSQL unavailable)"),
         }
     }
-    report(&args, &rows)
-}
-
-async fn database(args: &Args, backend: &str) -> anyhow::Result<Option<TestDb>> {
-    Ok(match backend {
-        "sqlite" => Some(TestDb::sqlite()),
-        "postgres" => {
-            if std::env::var_os(latchkey_test_db::POSTGRES_ENV).is_none() {
-                std::env::set_var(
-                    latchkey_test_db::POSTGRES_ENV,
-                    format!("{}/postgres", args.pg_url),
-                );
-            }
-            TestDb::postgres().await
-        }
-        other => anyhow::bail!("unknown backend {other}"),
-    })
+    report(&args, &rows, &processes)
 }
 
 async fn on_backend(
     args: &Args,
     bin: &std::path::Path,
     backend: &str,
-) -> anyhow::Result<Option<Vec<Measured>>> {
-    let Some(db) = database(args, backend).await? else {
+) -> anyhow::Result<Option<Run>> {
+    let Some(db) = crate::instances::database(&args.pg_url, backend).await? else {
         return Ok(None);
     };
     let dir = tempfile::tempdir()?;
@@ -137,6 +124,7 @@ async fn on_backend(
     let key = init["api_key"].as_str().context("no API key")?.to_owned();
     let server = latchkey.serve(&data_dir)?;
     server.ready().await?;
+    let idle_rss = server.rss_mib().unwrap_or(0.0);
     let started = Instant::now();
     let seeded = seed(&server, &key, args.accounts).await?;
     eprintln!(
@@ -157,21 +145,50 @@ async fn on_backend(
         "/audit".to_owned(),
     ];
     let baseline = latencies(&owner, &server, "/healthz", args.requests).await?;
-    let baseline_p99 = percentile(&baseline, 0.99);
+    let baseline_p99 = crate::percentile(&baseline, 0.99);
     let mut rows = Vec::new();
     for page in &pages {
         let l = latencies(&owner, &server, page, args.requests).await?;
         rows.push(Measured {
             backend: backend.to_owned(),
             page: page.clone(),
-            p50_ms: percentile(&l, 0.50),
-            p99_ms: percentile(&l, 0.99),
+            p50_ms: crate::percentile(&l, 0.50),
+            p99_ms: crate::percentile(&l, 0.99),
             baseline_p99_ms: baseline_p99,
         });
     }
+    let loaded_rss = server.rss_mib().unwrap_or(0.0);
     drop(server);
+    // Cold start: a new process on the now big database, from spawn to ready.
+    let started = Instant::now();
+    let again = latchkey.serve(&data_dir)?;
+    again.ready().await?;
+    let cold_start_ms = ms(started.elapsed());
+    drop(again);
     db.cleanup().await;
-    Ok(Some(rows))
+    Ok(Some(Run {
+        rows,
+        process: Process {
+            backend: backend.to_owned(),
+            cold_start_ms,
+            idle_rss_mib: idle_rss,
+            loaded_rss_mib: loaded_rss,
+        },
+    }))
+}
+
+/// The process's own costs on one backend.
+struct Process {
+    backend: String,
+    cold_start_ms: f64,
+    idle_rss_mib: f64,
+    loaded_rss_mib: f64,
+}
+
+/// Everything measured on one backend.
+struct Run {
+    rows: Vec<Measured>,
+    process: Process,
 }
 
 /// What the pages are about.
@@ -298,7 +315,6 @@ async fn sign_in(
     Ok(client)
 }
 
-/// Sequential requests for `path` (a tenth more discarded first); latencies in ms, sorted.
 async fn latencies(
     client: &reqwest::Client,
     server: &Instance,
@@ -306,35 +322,18 @@ async fn latencies(
     requests: usize,
 ) -> anyhow::Result<Vec<f64>> {
     let url = format!("{}{path}", server.base);
-    let mut out = Vec::with_capacity(requests);
-    for i in 0..requests + requests / 10 {
-        let started = Instant::now();
-        let response = client.get(&url).send().await?;
-        let status = response.status();
-        let _ = response.bytes().await?;
-        let elapsed = started.elapsed();
-        anyhow::ensure!(status.is_success(), "{path} answered {status}");
-        if i >= requests / 10 {
-            out.push(ms(elapsed));
-        }
-    }
-    out.sort_by(f64::total_cmp);
-    Ok(out)
+    crate::sequential_latencies(requests, path, || client.get(&url)).await
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
+/// Targets of the process: cold start and resident memory.
+const COLD_START_TARGET_MS: f64 = 1000.0;
+const RSS_TARGET_MIB: f64 = 150.0;
 
-fn report(args: &Args, rows: &[Measured]) -> anyhow::Result<()> {
+fn report(args: &Args, rows: &[Measured], processes: &[Process]) -> anyhow::Result<()> {
     println!(
         "\nWeb pages, {} accounts in the workspace, {} sequential requests per page, signed in as the owner",
         args.accounts, args.requests
@@ -367,6 +366,31 @@ fn report(args: &Args, rows: &[Measured]) -> anyhow::Result<()> {
         if all { "PASS" } else { "FAIL" },
         args.p99_target_ms,
         args.accounts
+    );
+    println!(
+        "\n{:<9} {:>14} {:>14} {:>16} {:>8}",
+        "backend", "cold start ms", "idle RSS MiB", "loaded RSS MiB", "target"
+    );
+    let mut json_processes = Vec::new();
+    for p in processes {
+        let pass = p.cold_start_ms <= COLD_START_TARGET_MS
+            && p.idle_rss_mib <= RSS_TARGET_MIB
+            && p.loaded_rss_mib <= RSS_TARGET_MIB;
+        println!(
+            "{:<9} {:>14.0} {:>14.1} {:>16.1} {:>8}",
+            p.backend,
+            p.cold_start_ms,
+            p.idle_rss_mib,
+            p.loaded_rss_mib,
+            if pass { "PASS" } else { "FAIL" }
+        );
+        json_processes.push(json!({
+            "backend": p.backend, "cold_start_ms": p.cold_start_ms,
+            "idle_rss_mib": p.idle_rss_mib, "loaded_rss_mib": p.loaded_rss_mib, "pass": pass,
+        }));
+    }
+    println!(
+        "targets: cold start <= {COLD_START_TARGET_MS} ms (spawn to /readyz on the loaded database), RSS <= {RSS_TARGET_MIB} MiB (loaded: after connecting every account and every page run)"
     );
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;

@@ -15,10 +15,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use latchkey_test_db::{
-    oidc_peer::{OidcPeer, CLIENT_ID, CLIENT_SECRET},
-    TestDb,
-};
+use latchkey_test_db::oidc_peer::{OidcPeer, CLIENT_ID, CLIENT_SECRET};
 use serde_json::{json, Value};
 
 use crate::{instances::Latchkey, peer};
@@ -146,21 +143,8 @@ async fn storm(
     backend: &str,
     instances: usize,
 ) -> anyhow::Result<Option<Outcome>> {
-    let db = match backend {
-        "sqlite" => TestDb::sqlite(),
-        "postgres" => {
-            if std::env::var_os(latchkey_test_db::POSTGRES_ENV).is_none() {
-                std::env::set_var(
-                    latchkey_test_db::POSTGRES_ENV,
-                    format!("{}/postgres", args.pg_url),
-                );
-            }
-            match TestDb::postgres().await {
-                Some(db) => db,
-                None => return Ok(None),
-            }
-        }
-        other => anyhow::bail!("unknown backend {other}"),
+    let Some(db) = crate::instances::database(&args.pg_url, backend).await? else {
+        return Ok(None);
     };
     let dir = tempfile::tempdir()?;
     let mut latchkey = Latchkey {

@@ -10,7 +10,7 @@ use axum::{
 use latchkey_domain::access::Operation;
 use latchkey_store::Sharing;
 
-use super::{check_origin, explain, failure, page, problem, WebSession};
+use super::{explain, failure, page, problem, WebSession};
 use crate::{
     clock,
     service::{accounts, sharing},
@@ -194,9 +194,7 @@ pub(crate) async fn act(
     body: axum::body::Bytes,
 ) -> Response {
     let form = ActionForm::parse(&body);
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     let outcome = match action.as_str() {

@@ -11,7 +11,7 @@ use axum::{
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{check_origin, explain, failure, page, problem, WebSession};
+use super::{explain, failure, page, problem, WebSession};
 use crate::{clock, service::members, AppState};
 
 /// An API client, as listed.
@@ -110,9 +110,7 @@ pub(crate) async fn act(
     Path(path): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     let caller = &session.caller;

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{check_origin, explain, failure, page, WebSession};
+use super::{explain, failure, page, WebSession};
 use crate::{
     clock,
     service::{accounts, apps},
@@ -142,9 +142,7 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     Form(form): Form<RequestForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     let some = |t: &str| Some(t.trim().to_owned()).filter(|t| !t.is_empty());

@@ -12,7 +12,7 @@ use axum::{
 use latchkey_domain::app::{AuthType, FieldType, OAuthGrant};
 use serde::Deserialize;
 
-use super::{check_origin, failure, page, problem, WebSession};
+use super::{failure, page, problem, WebSession};
 use crate::{
     catalog::CatalogApp,
     service::{accounts, oauth},
@@ -249,7 +249,7 @@ pub(crate) async fn connect_keys(
             }
         }
     }
-    if let Err(refused) = check_origin(&state, &headers).and_then(|()| session.check_csrf(&csrf)) {
+    if let Err(refused) = session.verify_form(&state, &headers, &csrf) {
         return refused.into_response();
     }
     if let Some(id) = account_id {
@@ -304,9 +304,7 @@ pub(crate) async fn connect_oauth(
     Path(slug): Path<String>,
     axum::Form(form): axum::Form<OAuthStartForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     let account_id = Some(form.account_id.as_str()).filter(|id| !id.is_empty());
@@ -317,21 +315,4 @@ pub(crate) async fn connect_oauth(
             app_page(&state, &session, &slug, None, status, Some(text)).await
         }
     }
-}
-
-/// `GET /assets/connect-popup.js`
-pub(crate) async fn popup_script() -> Response {
-    let mut response = (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/javascript; charset=utf-8",
-        )],
-        include_str!("../../assets/connect-popup.js"),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("public, max-age=300"),
-    );
-    response
 }

@@ -145,9 +145,7 @@ pub(crate) async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<SignOutForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     if let Err(e) = state.store.delete_session(&session.id_hash).await {

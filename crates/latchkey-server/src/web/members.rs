@@ -12,7 +12,7 @@ use latchkey_domain::role::Role;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{check_origin, explain, failure, page, WebSession};
+use super::{explain, failure, page, WebSession};
 use crate::{clock, service::members, AppState};
 
 /// A member, as listed.
@@ -101,9 +101,7 @@ pub(crate) async fn invite(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     match members::invite(&state, &session.caller, &form.email, &form.role).await {
@@ -150,9 +148,7 @@ pub(crate) async fn set_role(
     Path(user_id): Path<String>,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     match members::set_role(&state, &session.caller, &user_id, &form.role).await {

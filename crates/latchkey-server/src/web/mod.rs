@@ -47,7 +47,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
         .route("/assets/icon.svg", get(icon))
-        .route("/assets/connect-popup.js", get(connect::popup_script))
+        .route("/assets/connect-popup.js", get(popup_script))
         .route("/audit", get(audit::list))
         .route("/connect", get(connect::pick))
         .route(
@@ -158,6 +158,17 @@ impl FromRequestParts<AppState> for WebSession {
 }
 
 impl WebSession {
+    /// Checks a submitted form: it comes from Latchkey's own origin and carries this session's
+    /// CSRF token.
+    pub(crate) fn verify_form(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<(), Refused> {
+        check_origin(state, headers).and_then(|()| self.check_csrf(csrf))
+    }
+
     /// Checks a form's CSRF token.
     pub(crate) fn check_csrf(&self, submitted: &str) -> Result<(), Refused> {
         use subtle::ConstantTimeEq;
@@ -291,13 +302,9 @@ pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     response
 }
 
-/// `GET /assets/app.css`
-pub(crate) async fn stylesheet() -> Response {
-    let mut response = (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../../assets/app.css"),
-    )
-        .into_response();
+/// A static asset compiled into the binary, cached briefly by browsers.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -305,18 +312,28 @@ pub(crate) async fn stylesheet() -> Response {
     response
 }
 
+/// `GET /assets/app.css`
+pub(crate) async fn stylesheet() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    )
+}
+
 /// `GET /assets/app.js`: copy buttons and confirmations, shared by every page.
 pub(crate) async fn script() -> Response {
-    let mut response = (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+    asset(
+        "text/javascript; charset=utf-8",
         include_str!("../../assets/app.js"),
     )
-        .into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+}
+
+/// `GET /assets/connect-popup.js`: the OAuth popup of the connect and account pages.
+pub(crate) async fn popup_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/connect-popup.js"),
+    )
 }
 
 /// An app's monogram: its initial and one of eight hues picked from its slug. Pages never load

@@ -13,7 +13,7 @@ use axum::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{check_origin, explain, failure, page, problem, WebSession};
+use super::{explain, failure, page, problem, WebSession};
 use crate::{
     clock,
     service::{
@@ -173,9 +173,7 @@ pub(crate) async fn act(
     path: Option<Path<(String, String)>>,
     Form(form): Form<ClientForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     let caller = &session.caller;

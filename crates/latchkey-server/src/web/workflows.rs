@@ -17,7 +17,7 @@ use latchkey_store::{Run, Sharing};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_origin, explain, failure, page, problem, WebSession};
+use super::{explain, failure, page, problem, WebSession};
 use crate::{
     clock,
     service::{
@@ -104,9 +104,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    if let Err(refused) =
-        check_origin(&state, &headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(&state, &headers, &form.csrf) {
         return refused.into_response();
     }
     let builder = Some(form.builder.as_str()).filter(|b| !b.is_empty());
@@ -405,8 +403,7 @@ async fn perform(
     rest: &str,
     form: &StepForm,
 ) -> Response {
-    if let Err(refused) = check_origin(state, headers).and_then(|()| session.check_csrf(&form.csrf))
-    {
+    if let Err(refused) = session.verify_form(state, headers, &form.csrf) {
         return refused.into_response();
     }
     let caller = &session.caller;

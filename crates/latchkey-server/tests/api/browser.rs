@@ -37,6 +37,50 @@ const OPENER: &str = r#"<!doctype html>
 </script></body></html>
 "#;
 
+/// Runs a script of `tests/browser` with Debian's Chromium and `env`, under a time limit;
+/// asserts it succeeded and returns the JSON of its `RESULT …` line.
+pub(crate) async fn run_browser_script(script: &str, env: &[(&str, String)], label: &str) -> Value {
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    let started = std::time::Instant::now();
+    let run = tokio::process::Command::new("node")
+        .arg(script)
+        .current_dir(&suite)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("CHROMIUM", CHROMIUM)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .unwrap_or_else(|_| panic!("[{label}] {script} hung"))
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "[{label}] {script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    eprintln!(
+        "[{label}] {script}: {:.1} s\n{stdout}",
+        started.elapsed().as_secs_f64()
+    );
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_else(|| panic!("[{label}] no RESULT line:\n{stdout}"))
+}
+
+/// The browser suites need Debian's Chromium and `playwright-core`.
+pub(crate) fn require_browser() {
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    assert!(
+        std::path::Path::new(CHROMIUM).exists()
+            && suite.join("node_modules/playwright-core").exists(),
+        "the browser tests need Debian's {CHROMIUM} and `npm ci --prefix tests/browser`; \
+         scripts/test.sh installs both"
+    );
+}
+
 /// Serves the product page on a port of its own: another origin than Latchkey's.
 async fn serve_opener() -> String {
     let router = Router::new().route("/", get(|| async { Html(OPENER) }));
@@ -86,14 +130,8 @@ async fn account(t: &TestApp, product: &Product, id: &str) -> Value {
 
 #[tokio::test]
 async fn the_connect_page_connects_key_and_oauth_accounts_in_a_real_browser() {
+    require_browser();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let suite = root.join("tests/browser");
-    assert!(
-        std::path::Path::new(CHROMIUM).exists()
-            && suite.join("node_modules/playwright-core").exists(),
-        "the browser test needs Debian's {CHROMIUM} and `npm ci --prefix tests/browser`; \
-         scripts/test.sh installs both"
-    );
     let screenshots = root.join("target/screenshots/connect");
     std::fs::create_dir_all(&screenshots).unwrap();
     let opener = serve_opener().await;
@@ -106,39 +144,21 @@ async fn the_connect_page_connects_key_and_oauth_accounts_in_a_real_browser() {
         let keys_url = connect_url(&t, &product, "user-keys", &opener, "demo_api").await;
         let oauth_url = connect_url(&t, &product, "user-oauth", &opener, "peer").await;
 
-        let started = std::time::Instant::now();
-        let run = tokio::process::Command::new("node")
-            .arg("connect_page.mjs")
-            .current_dir(&suite)
-            .env("OPENER_URL", format!("{opener}/"))
-            .env("CONNECT_URL_KEYS", &keys_url)
-            .env("CONNECT_URL_OAUTH", &oauth_url)
-            .env("PROVIDER_KEY", PROVIDER_KEY)
-            .env("SCREENSHOT_DIR", screenshots.join(t.label))
-            .env("CHROMIUM", CHROMIUM)
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(Duration::from_secs(120), run)
-            .await
-            .unwrap_or_else(|_| panic!("[{}] the browser test hung", t.label))
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "[{}] the browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}",
-            t.label
-        );
-        eprintln!(
-            "[{}] browser test: {:.1} s\n{stdout}",
+        let result = run_browser_script(
+            "connect_page.mjs",
+            &[
+                ("OPENER_URL", format!("{opener}/")),
+                ("CONNECT_URL_KEYS", keys_url),
+                ("CONNECT_URL_OAUTH", oauth_url),
+                ("PROVIDER_KEY", PROVIDER_KEY.to_owned()),
+                (
+                    "SCREENSHOT_DIR",
+                    screenshots.join(t.label).display().to_string(),
+                ),
+            ],
             t.label,
-            started.elapsed().as_secs_f64()
-        );
-        let result: Value = stdout
-            .lines()
-            .find_map(|line| line.strip_prefix("RESULT "))
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_else(|| panic!("[{}] no RESULT line:\n{stdout}", t.label));
+        )
+        .await;
 
         // Both accounts exist, belong to their token's end user, and are healthy.
         for (flow, user, app) in [

@@ -6,67 +6,42 @@
 //! it; the owner reconnects and deletes. This side then checks the outcome through the API and
 //! that no page's HTML ever held a secret. Screenshots land in `target/screenshots/web/`.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use latchkey_test_db::TestDb;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::{
+    browser::{require_browser, run_browser_script},
     helpers::{TestApp, PROVIDER_KEY},
     oauth::app_with_peer,
 };
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 async fn run_suite(t: &TestApp, root: &std::path::Path) -> (Value, PathBuf) {
-    let suite = root.join("tests/browser");
     let screenshots = root.join("target/screenshots/web").join(t.label);
     let html = root.join("target/screenshots/web-html").join(t.label);
     let _ = std::fs::remove_dir_all(&html);
-    let run = tokio::process::Command::new("node")
-        .arg("web_ui.mjs")
-        .current_dir(&suite)
-        .env("LATCHKEY_URL", &t.base)
-        .env("OWNER_EMAIL", "owner@acme.test")
-        .env("OWNER_PASSWORD", "password123")
-        .env("PROVIDER_KEY", PROVIDER_KEY)
-        .env("SCREENSHOT_DIR", &screenshots)
-        .env("HTML_DIR", &html)
-        .env("CHROMIUM", CHROMIUM)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .unwrap_or_else(|_| panic!("[{}] the browser test hung", t.label))
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "[{}] the browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        t.label
-    );
-    eprintln!("[{}] web UI browser test\n{stdout}", t.label);
-    let result: Value = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("RESULT "))
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_else(|| panic!("[{}] no RESULT line:\n{stdout}", t.label));
+    let result = run_browser_script(
+        "web_ui.mjs",
+        &[
+            ("LATCHKEY_URL", t.base.clone()),
+            ("OWNER_EMAIL", "owner@acme.test".to_owned()),
+            ("OWNER_PASSWORD", "password123".to_owned()),
+            ("PROVIDER_KEY", PROVIDER_KEY.to_owned()),
+            ("SCREENSHOT_DIR", screenshots.display().to_string()),
+            ("HTML_DIR", html.display().to_string()),
+        ],
+        t.label,
+    )
+    .await;
     (result, html)
 }
 
 #[tokio::test]
 async fn the_web_ui_works_end_to_end_in_a_real_browser() {
+    require_browser();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    assert!(
-        std::path::Path::new(CHROMIUM).exists()
-            && root
-                .join("tests/browser/node_modules/playwright-core")
-                .exists(),
-        "the browser test needs Debian's {CHROMIUM} and `npm ci --prefix tests/browser`; \
-         scripts/test.sh installs both"
-    );
     for db in TestDb::all().await {
         let (t, _peer) = app_with_peer(db, &[]).await;
         let owner = t.workspace("acme").await;
