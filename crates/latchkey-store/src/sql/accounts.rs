@@ -122,12 +122,18 @@ impl AccountStore for SqlStore {
                 n = params.len()
             ));
         }
-        let count_sql = format!("SELECT COUNT(*) AS n FROM accounts WHERE {filter}");
-        let mut count = sqlx::query(&count_sql);
-        for p in &params {
-            count = count.bind(p.as_str());
-        }
-        let total_count: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+        let total_count = match (&q.connect, q.search.as_deref().filter(|s| !s.is_empty())) {
+            // Workspace accounts without a search: the trigger-kept tallies (exact).
+            (None, None) => self.tallied_count(q).await?,
+            _ => {
+                let count_sql = format!("SELECT COUNT(*) AS n FROM accounts WHERE {filter}");
+                let mut count = sqlx::query(&count_sql);
+                for p in &params {
+                    count = count.bind(p.as_str());
+                }
+                count.fetch_one(&self.pool).await?.try_get("n")?
+            }
+        };
 
         let mut page_filter = filter;
         let mut after = None;
@@ -293,6 +299,51 @@ impl SqlStore {
     }
 
     /// Fills `shared_with` of the accounts shared with chosen members, in one query.
+    /// How many workspace accounts a listing without a search holds, from `account_tallies`
+    /// (kept by triggers) rather than a `COUNT(*)` over every row: a few rows summed, plus the
+    /// viewer's own shares for a member.
+    async fn tallied_count(&self, q: &AccountQuery) -> Result<i64, StoreError> {
+        let mut sql = String::from(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM account_tallies WHERE workspace_id = $1",
+        );
+        let mut params: Vec<&str> = vec![&q.workspace_id];
+        if let Some(app) = &q.app_slug {
+            params.push(app);
+            sql.push_str(&format!(" AND app_slug = ${}", params.len()));
+        }
+        if let Some(user) = &q.visible_to {
+            params.push(user);
+            sql.push_str(&format!(
+                " AND (owner_id = ${n} OR sharing = 'workspace')",
+                n = params.len()
+            ));
+        }
+        let mut query = sqlx::query_as::<_, (i64,)>(&sql);
+        for p in &params {
+            query = query.bind(*p);
+        }
+        let (mut total,) = query.fetch_one(&self.pool).await?;
+        if let Some(user) = &q.visible_to {
+            // Accounts shared with this member by name (someone else's, mode `members`).
+            let mut sql = String::from(
+                "SELECT COUNT(*) FROM account_shares s JOIN accounts a ON a.id = s.account_id \
+                 WHERE s.user_id = $1 AND s.workspace_id = $2 AND a.sharing = 'members' \
+                 AND a.project_id IS NULL AND (a.owner_id IS NULL OR a.owner_id <> $1)",
+            );
+            if q.app_slug.is_some() {
+                sql.push_str(" AND a.app_slug = $3");
+            }
+            let mut query = sqlx::query_as::<_, (i64,)>(&sql)
+                .bind(user)
+                .bind(&q.workspace_id);
+            if let Some(app) = &q.app_slug {
+                query = query.bind(app);
+            }
+            total += query.fetch_one(&self.pool).await?.0;
+        }
+        Ok(total)
+    }
+
     async fn load_shares(&self, accounts: &mut [Account]) -> Result<(), StoreError> {
         let ids: Vec<&str> = accounts
             .iter()

@@ -14,6 +14,7 @@ use latchkey_test_db::TestDb;
 
 mod connect;
 mod sessions;
+mod tallies;
 
 pub(crate) async fn on_every_backend<F, Fut>(test: F)
 where
