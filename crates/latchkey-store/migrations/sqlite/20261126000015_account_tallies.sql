@@ -1,4 +1,5 @@
--- Workspace account counts kept by triggers (sqlite). Twin of the other backend's
+-- Workspace account counts kept by triggers (sqlite; row-level: SQLite updates a row in
+-- place, so a bulk insert touching one tally row a million times stays linear). Twin of the other backend's
 -- 20261126000015_account_tallies.sql.
 -- A listing's total_count was a COUNT(*) over the workspace's accounts on every page: 150 ms
 -- and more with a million accounts. One row per (workspace, app, owner, sharing) holds how
@@ -37,7 +38,11 @@ BEGIN
       AND owner_id = COALESCE(OLD.owner_id, '') AND sharing = OLD.sharing AND n <= 0;
 END;
 
+-- Only when owner, sharing or app really change (a refresh rewrites credentials, not these).
 CREATE TRIGGER account_tallies_update AFTER UPDATE OF workspace_id, app_slug, owner_id, sharing, project_id ON accounts
+WHEN OLD.workspace_id IS NOT NEW.workspace_id OR OLD.app_slug IS NOT NEW.app_slug
+  OR OLD.owner_id IS NOT NEW.owner_id OR OLD.sharing IS NOT NEW.sharing
+  OR OLD.project_id IS NOT NEW.project_id
 BEGIN
     UPDATE account_tallies SET n = n - 1
     WHERE OLD.project_id IS NULL AND workspace_id = OLD.workspace_id AND app_slug = OLD.app_slug
