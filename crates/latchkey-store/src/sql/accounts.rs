@@ -8,7 +8,7 @@ use super::{
     rows::{AccountRow, ACCOUNT_COLUMNS},
     SqlStore,
 };
-use crate::{models::*, store::AccountStore, StoreError};
+use crate::{backend::Backend, models::*, store::AccountStore, StoreError};
 
 #[async_trait]
 impl AccountStore for SqlStore {
@@ -116,11 +116,35 @@ impl AccountStore for SqlStore {
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             params.push(format!("%{escaped}%"));
-            filter.push_str(&format!(
-                " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(app_slug) LIKE ${n} ESCAPE '\\' \
-                 OR owner_id IN (SELECT id FROM users WHERE LOWER(email) LIKE ${n} ESCAPE '\\'))",
-                n = params.len()
-            ));
+            let n = params.len();
+            if q.connect.is_some() {
+                // Connect listings are one project's (or one end user's): a scan is fine.
+                filter.push_str(&format!(
+                    " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(app_slug) LIKE ${n} ESCAPE '\\' \
+                     OR owner_id IN (SELECT id FROM users WHERE LOWER(email) LIKE ${n} ESCAPE '\\'))"
+                ));
+            } else {
+                // Workspace listings can hold millions: each branch of the match is an indexed
+                // lookup (see migration 16), unioned, instead of one scan with an OR.
+                let name_match = match self.backend {
+                    Backend::Sqlite if search.chars().count() >= 3 => {
+                        params.push(format!("\"{}\"", search.replace('"', "\"\"")));
+                        format!(
+                            "rowid IN (SELECT rowid FROM accounts_name_search WHERE accounts_name_search MATCH ${})",
+                            params.len()
+                        )
+                    }
+                    _ => format!("LOWER(name) LIKE ${n} ESCAPE '\\'"),
+                };
+                filter.push_str(&format!(
+                    " AND id IN (\
+                     SELECT id FROM accounts WHERE workspace_id = $1 AND {name_match} \
+                     UNION SELECT id FROM accounts WHERE workspace_id = $1 AND app_slug IN \
+                     (SELECT app_slug FROM account_tallies WHERE workspace_id = $1 AND LOWER(app_slug) LIKE ${n} ESCAPE '\\') \
+                     UNION SELECT id FROM accounts WHERE workspace_id = $1 AND owner_id IN \
+                     (SELECT id FROM users WHERE LOWER(email) LIKE ${n} ESCAPE '\\'))"
+                ));
+            }
         }
         let total_count = match (&q.connect, q.search.as_deref().filter(|s| !s.is_empty())) {
             // Workspace accounts without a search: the trigger-kept tallies (exact).

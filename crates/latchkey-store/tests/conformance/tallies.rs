@@ -101,7 +101,13 @@ async fn listing_counts_stay_exact_through_every_change() {
         assert_eq!(start[0], 5, "{label}: the admin sees all five");
 
         store
-            .set_account_access(&ws.id, &ids[0], Sharing::Members, &[bob.clone()], 20)
+            .set_account_access(
+                &ws.id,
+                &ids[0],
+                Sharing::Members,
+                std::slice::from_ref(&bob),
+                20,
+            )
             .await
             .unwrap();
         check_all(
@@ -143,10 +149,78 @@ async fn listing_counts_stay_exact_through_every_change() {
         assert_eq!(end[0], 4, "{label}");
         // Carol shares hers with bob by name.
         store
-            .set_account_access(&ws.id, &ids[4], Sharing::Members, &[bob.clone()], 40)
+            .set_account_access(
+                &ws.id,
+                &ids[4],
+                Sharing::Members,
+                std::slice::from_ref(&bob),
+                40,
+            )
             .await
             .unwrap();
         check_all(&store, &ws.id, &viewers, &format!("{label} shared carol's")).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn search_matches_nicknames_apps_and_owners_and_follows_renames() {
+    on_every_backend(|store, label| async move {
+        let (ws, owner) = workspace(&store, "acme").await;
+        store.insert_data_key(1, &[1], 1).await.unwrap();
+        let bob = store
+            .add_member(&ws.id, &member("bob@acme.test", Role::Member, "bob-key"))
+            .await
+            .unwrap();
+        let mut a = account(&ws.id, Some(&owner), "Billing Stripe (EU)", 1);
+        a.app_slug = "stripe".into();
+        let mut b = account(&ws.id, Some(&bob), "deploy key", 2);
+        b.app_slug = "github".into();
+        store.insert_account(&a).await.unwrap();
+        store.insert_account(&b).await.unwrap();
+        let found = |text: &'static str| {
+            let store = store.clone();
+            let ws = ws.id.clone();
+            async move {
+                let page = store
+                    .list_accounts(&AccountQuery {
+                        workspace_id: ws,
+                        search: Some(text.into()),
+                        limit: 100,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                let mut names: Vec<String> = page.items.into_iter().map(|a| a.name).collect();
+                names.sort();
+                assert_eq!(page.total_count, names.len() as i64);
+                names
+            }
+        };
+        assert_eq!(
+            found("STRIPE (eu").await,
+            ["Billing Stripe (EU)"],
+            "{label}: case and middle"
+        );
+        assert_eq!(found("github").await, ["deploy key"], "{label}: by app");
+        assert_eq!(
+            found("bob@acme").await,
+            ["deploy key"],
+            "{label}: by owner email"
+        );
+        assert_eq!(found("ey").await, ["deploy key"], "{label}: two characters");
+        assert!(found("nothing like it").await.is_empty());
+        store
+            .rename_account(&ws.id, &b.id, "release token", 3)
+            .await
+            .unwrap();
+        assert!(
+            found("deploy").await.is_empty(),
+            "{label}: the old name is gone"
+        );
+        assert_eq!(found("lease tok").await, ["release token"], "{label}");
+        store.delete_account(&ws.id, &a.id).await.unwrap();
+        assert!(found("billing").await.is_empty(), "{label}: deleted");
     })
     .await;
 }
