@@ -125,7 +125,25 @@ impl AccountStore for SqlStore {
                 ));
             } else {
                 // Workspace listings can hold millions: each branch of the match is an indexed
-                // lookup (see migration 16), unioned, instead of one scan with an OR.
+                // lookup (see migration 16), unioned, instead of one scan with an OR. The apps
+                // and owners that match are looked up first (a few rows), so a branch that
+                // matches nothing is left out and the planner never guesses at its size.
+                let apps: Vec<(String,)> = sqlx::query_as(
+                    "SELECT app_slug FROM account_tallies WHERE workspace_id = $1 \
+                     AND LOWER(app_slug) LIKE $2 ESCAPE '\\' GROUP BY app_slug",
+                )
+                .bind(&q.workspace_id)
+                .bind(&params[n - 1])
+                .fetch_all(&self.pool)
+                .await?;
+                let owners: Vec<(String,)> = sqlx::query_as(
+                    "SELECT u.id FROM users u JOIN members m ON m.user_id = u.id \
+                     WHERE m.workspace_id = $1 AND LOWER(u.email) LIKE $2 ESCAPE '\\'",
+                )
+                .bind(&q.workspace_id)
+                .bind(&params[n - 1])
+                .fetch_all(&self.pool)
+                .await?;
                 let name_match = match self.backend {
                     Backend::Sqlite if search.chars().count() >= 3 => {
                         params.push(format!("\"{}\"", search.replace('"', "\"\"")));
@@ -136,14 +154,27 @@ impl AccountStore for SqlStore {
                     }
                     _ => format!("LOWER(name) LIKE ${n} ESCAPE '\\'"),
                 };
-                filter.push_str(&format!(
-                    " AND id IN (\
-                     SELECT id FROM accounts WHERE workspace_id = $1 AND {name_match} \
-                     UNION SELECT id FROM accounts WHERE workspace_id = $1 AND app_slug IN \
-                     (SELECT app_slug FROM account_tallies WHERE workspace_id = $1 AND LOWER(app_slug) LIKE ${n} ESCAPE '\\') \
-                     UNION SELECT id FROM accounts WHERE workspace_id = $1 AND owner_id IN \
-                     (SELECT id FROM users WHERE LOWER(email) LIKE ${n} ESCAPE '\\'))"
-                ));
+                let mut union = format!("SELECT id FROM accounts WHERE {name_match}");
+                for (column, values) in [("app_slug", apps), ("owner_id", owners)] {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    let mut list = Vec::new();
+                    for (value,) in values {
+                        params.push(value);
+                        list.push(format!("${}", params.len()));
+                    }
+                    union.push_str(&format!(
+                        " UNION SELECT id FROM accounts WHERE workspace_id = $1 AND {column} IN ({})",
+                        list.join(", ")
+                    ));
+                }
+                filter.push_str(&match self.backend {
+                    // `= ANY(ARRAY(…))`: an init plan the planner sees as small, so the matches
+                    // are fetched by id instead of hashed against a scan of the workspace.
+                    Backend::Postgres => format!(" AND id = ANY(ARRAY({union}))"),
+                    Backend::Sqlite => format!(" AND id IN ({union})"),
+                });
             }
         }
         let total_count = match (&q.connect, q.search.as_deref().filter(|s| !s.is_empty())) {
