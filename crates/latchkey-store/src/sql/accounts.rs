@@ -79,6 +79,8 @@ impl AccountStore for SqlStore {
         // Conditions are appended with numbered parameters; the same values are bound in the
         // same order for the count and the page query.
         let mut filter = String::from("workspace_id = $1");
+        // What the listing reads from: the table, or for a SQLite search the matches joined to it.
+        let mut from = String::from("accounts");
         let mut params: Vec<String> = vec![q.workspace_id.clone()];
         if let Some(user) = &q.visible_to {
             params.push(user.clone());
@@ -173,7 +175,16 @@ impl AccountStore for SqlStore {
                     // `= ANY(ARRAY(…))`: an init plan the planner sees as small, so the matches
                     // are fetched by id instead of hashed against a scan of the workspace.
                     Backend::Postgres => format!(" AND id = ANY(ARRAY({union}))"),
-                    Backend::Sqlite => format!(" AND id IN ({union})"),
+                    // A CROSS JOIN is never reordered by SQLite: the matches drive, each row
+                    // is fetched by id, instead of walking the workspace's index and testing
+                    // every row against the set (which SQLite picks without statistics).
+                    Backend::Sqlite => {
+                        from = format!(
+                            "(SELECT id AS match_id FROM ({union})) AS matches \
+                             CROSS JOIN accounts ON accounts.id = matches.match_id"
+                        );
+                        String::new()
+                    }
                 });
             }
         }
@@ -181,7 +192,7 @@ impl AccountStore for SqlStore {
             // Workspace accounts without a search: the trigger-kept tallies (exact).
             (None, None) => self.tallied_count(q).await?,
             _ => {
-                let count_sql = format!("SELECT COUNT(*) AS n FROM accounts WHERE {filter}");
+                let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {filter}");
                 let mut count = sqlx::query(&count_sql);
                 for p in &params {
                     count = count.bind(p.as_str());
@@ -213,7 +224,7 @@ impl AccountStore for SqlStore {
         }
         let limit = i64::from(q.limit.clamp(1, 100));
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {page_filter} ORDER BY created_at DESC, id DESC LIMIT {}",
+            "SELECT {ACCOUNT_COLUMNS} FROM {from} WHERE {page_filter} ORDER BY created_at DESC, id DESC LIMIT {}",
             limit + 1
         );
         let mut query = sqlx::query_as::<_, AccountRow>(&sql);
