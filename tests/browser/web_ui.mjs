@@ -35,7 +35,7 @@ const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const HTML_DIR = env('HTML_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const LATCHKEY = new URL(BASE).origin;
-const TIMEOUT_MS = 20_000;
+const TIMEOUT_MS = 30_000;
 const MEMBER_PASSWORD = 'a long member password';
 
 const watchdog = setTimeout(() => fail('the browser test took longer than 150 s'), 150_000);

@@ -146,3 +146,69 @@ pub async fn database(
         other => anyhow::bail!("unknown backend {other}"),
     })
 }
+
+/// The owner's password of every benchmark workspace.
+pub const OWNER_PASSWORD: &str = "bench-password-0123456789";
+
+/// A scenario's installation: `latchkey` configured for `db` with a new master key, and a
+/// first workspace whose owner is `owner@bench.test`.
+pub struct Installation {
+    /// How to run `latchkey` for it.
+    pub latchkey: Latchkey,
+    /// The data directory to serve from.
+    pub data_dir: PathBuf,
+    /// `latchkey init --json`'s output (`workspace_id`, `user_id`, `api_key`).
+    pub init: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+impl Installation {
+    /// Generates a master key, configures `db` plus `extra_env`, and runs `latchkey init`.
+    ///
+    /// # Errors
+    /// When a command fails.
+    pub fn new(
+        bin: &Path,
+        db: &latchkey_test_db::TestDb,
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut latchkey = Latchkey {
+            bin: bin.to_owned(),
+            env: vec![],
+        };
+        let master = latchkey.run_json(dir.path(), &["keys", "generate", "--json"])?["master_key"]
+            .as_str()
+            .context("no master key")?
+            .to_owned();
+        latchkey.env = vec![
+            ("LATCHKEY_DATABASE_URL".into(), db.url.expose().to_owned()),
+            ("LATCHKEY_MASTER_KEY".into(), master),
+        ];
+        latchkey.env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let password = dir.path().join("password");
+        std::fs::write(&password, OWNER_PASSWORD)?;
+        let data_dir = dir.path().join("data");
+        let init = latchkey.run_json(
+            &data_dir,
+            &[
+                "init",
+                "--email",
+                "owner@bench.test",
+                "--password-file",
+                &password.display().to_string(),
+                "--json",
+            ],
+        )?;
+        Ok(Self {
+            latchkey,
+            data_dir,
+            init,
+            _dir: dir,
+        })
+    }
+}

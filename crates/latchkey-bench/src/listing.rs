@@ -12,7 +12,7 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use crate::instances::{Instance, Latchkey};
+use crate::instances::{Installation, Instance};
 
 /// Settings of the listing benchmark.
 #[derive(clap::Args)]
@@ -23,19 +23,8 @@ pub struct Args {
     /// Measured requests per case.
     #[arg(long, default_value_t = 200)]
     requests: usize,
-    /// Backends to run on.
-    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
-    backends: Vec<String>,
-    /// PostgreSQL server for throw-away databases.
-    #[arg(
-        long,
-        env = "BENCH_PG_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pg_url: String,
-    /// The `latchkey` binary (default: the workspace's release build).
-    #[arg(long, env = "LATCHKEY_BIN")]
-    latchkey_bin: Option<PathBuf>,
+    #[command(flatten)]
+    target: crate::Target,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/listing.json")]
     out: PathBuf,
@@ -58,13 +47,9 @@ struct Case {
 /// # Errors
 /// When a backend cannot be set up or a listing does not answer 200.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let bin = args
-        .latchkey_bin
-        .clone()
-        .unwrap_or_else(crate::default_latchkey_bin);
-    anyhow::ensure!(bin.exists(), "{} not found", bin.display());
+    let bin = args.target.bin()?;
     let mut cases = Vec::new();
-    for backend in &args.backends {
+    for backend in &args.target.backends {
         match on_backend(&args, &bin, backend).await? {
             Some(mut measured) => cases.append(&mut measured),
             None => eprintln!("  {backend}: skipped (PostgreSQL unavailable)"),
@@ -78,43 +63,18 @@ async fn on_backend(
     bin: &std::path::Path,
     backend: &str,
 ) -> anyhow::Result<Option<Vec<Case>>> {
-    let Some(db) = crate::instances::database(&args.pg_url, backend).await? else {
+    let Some(db) = crate::instances::database(&args.target.pg_url, backend).await? else {
         return Ok(None);
     };
-    let dir = tempfile::tempdir()?;
-    let mut latchkey = Latchkey {
-        bin: bin.to_owned(),
-        env: vec![],
-    };
-    let master = latchkey.run_json(dir.path(), &["keys", "generate", "--json"])?["master_key"]
-        .as_str()
-        .context("no master key")?
-        .to_owned();
-    latchkey.env = vec![
-        ("LATCHKEY_DATABASE_URL".into(), db.url.expose().to_owned()),
-        ("LATCHKEY_MASTER_KEY".into(), master),
-    ];
-    let password = dir.path().join("password");
-    std::fs::write(&password, "bench-password-0123456789")?;
-    let data_dir = dir.path().join("data");
-    let init = latchkey.run_json(
-        &data_dir,
-        &[
-            "init",
-            "--email",
-            "owner@bench.test",
-            "--password-file",
-            &password.display().to_string(),
-            "--json",
-        ],
-    )?;
+    let install = Installation::new(bin, &db, &[])?;
+    let (latchkey, data_dir, init) = (&install.latchkey, &install.data_dir, &install.init);
     let workspace = init["workspace_id"]
         .as_str()
         .context("no workspace")?
         .to_owned();
     let owner_key = init["api_key"].as_str().context("no API key")?.to_owned();
     let member = latchkey.run_json(
-        &data_dir,
+        data_dir,
         &[
             "members",
             "add",
@@ -132,7 +92,7 @@ async fn on_backend(
         .context("no member key")?
         .to_owned();
 
-    let server = latchkey.serve(&data_dir)?;
+    let server = latchkey.serve(data_dir)?;
     server.ready().await?;
     let template = connect_template(&server, &owner_key).await?;
     drop(server);
@@ -152,7 +112,7 @@ async fn on_backend(
         started.elapsed().as_secs_f64()
     );
 
-    let server = latchkey.serve(&data_dir)?;
+    let server = latchkey.serve(data_dir)?;
     server.ready().await?;
     let http = reqwest::Client::new();
     let first: Value = http

@@ -39,6 +39,40 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Where a benchmark runs: which backends, which PostgreSQL server, which binary.
+#[derive(clap::Args)]
+pub struct Target {
+    /// Backends to run on.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// PostgreSQL server for throw-away databases.
+    #[arg(
+        long,
+        env = "BENCH_PG_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pg_url: String,
+    /// The `latchkey` binary (default: the workspace's release build).
+    #[arg(long, env = "LATCHKEY_BIN")]
+    latchkey_bin: Option<PathBuf>,
+}
+
+impl Target {
+    /// The binary, which must exist.
+    fn bin(&self) -> anyhow::Result<PathBuf> {
+        let bin = self
+            .latchkey_bin
+            .clone()
+            .unwrap_or_else(default_latchkey_bin);
+        anyhow::ensure!(
+            bin.exists(),
+            "{} not found: build it with cargo build --release -p latchkey-cli",
+            bin.display()
+        );
+        Ok(bin)
+    }
+}
+
 /// The release binary next to this crate's target directory, unless given.
 fn default_latchkey_bin() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(

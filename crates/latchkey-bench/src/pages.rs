@@ -14,7 +14,7 @@ use std::{
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use crate::instances::{Instance, Latchkey};
+use crate::instances::{Installation, Instance, OWNER_PASSWORD};
 
 /// Settings of the page benchmark.
 #[derive(clap::Args)]
@@ -25,19 +25,8 @@ pub struct Args {
     /// Measured requests per page (after a tenth as many discarded ones).
     #[arg(long, default_value_t = 200)]
     requests: usize,
-    /// Backends to run on.
-    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
-    backends: Vec<String>,
-    /// PostgreSQL server for throw-away databases.
-    #[arg(
-        long,
-        env = "BENCH_PG_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pg_url: String,
-    /// The `latchkey` binary (default: the workspace's release build).
-    #[arg(long, env = "LATCHKEY_BIN")]
-    latchkey_bin: Option<PathBuf>,
+    #[command(flatten)]
+    target: crate::Target,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/pages.json")]
     out: PathBuf,
@@ -55,25 +44,15 @@ struct Measured {
     baseline_p99_ms: f64,
 }
 
-const PASSWORD: &str = "bench-password-0123456789";
-
 /// Runs the benchmark and prints the table.
 ///
 /// # Errors
 /// When a backend cannot be set up or a page does not answer 200.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let bin = args
-        .latchkey_bin
-        .clone()
-        .unwrap_or_else(crate::default_latchkey_bin);
-    anyhow::ensure!(
-        bin.exists(),
-        "{} not found: build it with cargo build --release -p latchkey-cli",
-        bin.display()
-    );
+    let bin = args.target.bin()?;
     let mut rows = Vec::new();
     let mut processes = Vec::new();
-    for backend in &args.backends {
+    for backend in &args.target.backends {
         match on_backend(&args, &bin, backend).await? {
             Some(mut run) => {
                 rows.append(&mut run.rows);
@@ -90,39 +69,13 @@ async fn on_backend(
     bin: &std::path::Path,
     backend: &str,
 ) -> anyhow::Result<Option<Run>> {
-    let Some(db) = crate::instances::database(&args.pg_url, backend).await? else {
+    let Some(db) = crate::instances::database(&args.target.pg_url, backend).await? else {
         return Ok(None);
     };
-    let dir = tempfile::tempdir()?;
-    let mut latchkey = Latchkey {
-        bin: bin.to_owned(),
-        env: vec![],
-    };
-    let master = latchkey.run_json(dir.path(), &["keys", "generate", "--json"])?["master_key"]
-        .as_str()
-        .context("no master key")?
-        .to_owned();
-    latchkey.env = vec![
-        ("LATCHKEY_DATABASE_URL".into(), db.url.expose().to_owned()),
-        ("LATCHKEY_MASTER_KEY".into(), master),
-        ("LATCHKEY_EGRESS_ALLOW".into(), "127.0.0.0/8".into()),
-    ];
-    let password = dir.path().join("password");
-    std::fs::write(&password, PASSWORD)?;
-    let data_dir = dir.path().join("data");
-    let init = latchkey.run_json(
-        &data_dir,
-        &[
-            "init",
-            "--email",
-            "owner@bench.test",
-            "--password-file",
-            &password.display().to_string(),
-            "--json",
-        ],
-    )?;
+    let install = Installation::new(bin, &db, &[("LATCHKEY_EGRESS_ALLOW", "127.0.0.0/8")])?;
+    let (latchkey, data_dir, init) = (&install.latchkey, &install.data_dir, &install.init);
     let key = init["api_key"].as_str().context("no API key")?.to_owned();
-    let server = latchkey.serve(&data_dir)?;
+    let server = latchkey.serve(data_dir)?;
     server.ready().await?;
     let idle_rss = server.rss_mib().unwrap_or(0.0);
     let started = Instant::now();
@@ -133,7 +86,7 @@ async fn on_backend(
         started.elapsed().as_secs_f64()
     );
 
-    let owner = sign_in(&server, "owner@bench.test", PASSWORD).await?;
+    let owner = sign_in(&server, "owner@bench.test", OWNER_PASSWORD).await?;
     let pages = [
         "/accounts".to_owned(),
         "/accounts?q=account-4242".to_owned(),
@@ -161,7 +114,7 @@ async fn on_backend(
     drop(server);
     // Cold start: a new process on the now big database, from spawn to ready.
     let started = Instant::now();
-    let again = latchkey.serve(&data_dir)?;
+    let again = latchkey.serve(data_dir)?;
     again.ready().await?;
     let cold_start_ms = ms(started.elapsed());
     drop(again);

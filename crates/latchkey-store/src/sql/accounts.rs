@@ -146,17 +146,10 @@ impl AccountStore for SqlStore {
                 .bind(&params[n - 1])
                 .fetch_all(&self.pool)
                 .await?;
-                let name_match = match self.backend {
-                    Backend::Sqlite if search.chars().count() >= 3 => {
-                        params.push(format!("\"{}\"", search.replace('"', "\"\"")));
-                        format!(
-                            "rowid IN (SELECT rowid FROM accounts_name_search WHERE accounts_name_search MATCH ${})",
-                            params.len()
-                        )
-                    }
-                    _ => format!("LOWER(name) LIKE ${n} ESCAPE '\\'"),
-                };
-                let mut union = format!("SELECT id FROM accounts WHERE {name_match}");
+                // PostgreSQL serves this from its trigram index; SQLite scans the names.
+                let name_match = format!("LOWER(name) LIKE ${n} ESCAPE '\\'");
+                let mut union =
+                    format!("SELECT id FROM accounts WHERE workspace_id = $1 AND {name_match}");
                 for (column, values) in [("app_slug", apps), ("owner_id", owners)] {
                     if values.is_empty() {
                         continue;

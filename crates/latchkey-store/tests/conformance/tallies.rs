@@ -224,3 +224,29 @@ async fn search_matches_nicknames_apps_and_owners_and_follows_renames() {
     })
     .await;
 }
+
+/// Writers queue for SQLite's one write lock (the busy timeout) instead of failing with
+/// "database is locked": sixteen accounts connected at once all land, and all count.
+#[tokio::test]
+async fn concurrent_inserts_all_land() {
+    on_every_backend(|store, label| async move {
+        let (ws, owner) = workspace(&store, "acme").await;
+        store.insert_data_key(1, &[1], 1).await.unwrap();
+        let inserts: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                let a = account(&ws.id, Some(&owner), &format!("concurrent {i}"), i);
+                tokio::spawn(async move { store.insert_account(&a).await })
+            })
+            .collect();
+        for insert in inserts {
+            insert
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{label}: {e}"));
+        }
+        let listed = check(&store, &ws.id, None, None, label).await;
+        assert_eq!(listed, 16, "{label}");
+    })
+    .await;
+}
