@@ -159,10 +159,17 @@ pub struct Installation {
     pub data_dir: PathBuf,
     /// `latchkey init --json`'s output (`workspace_id`, `user_id`, `api_key`).
     pub init: serde_json::Value,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Installation {
+    /// A scratch directory that lives as long as the installation (more instances' data
+    /// directories, files to import).
+    #[must_use]
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Generates a master key, configures `db` plus `extra_env`, and runs `latchkey init`.
     ///
     /// # Errors
@@ -208,7 +215,7 @@ impl Installation {
             latchkey,
             data_dir,
             init,
-            _dir: dir,
+            dir,
         })
     }
 }

@@ -23,6 +23,9 @@ pub struct Args {
     /// Measured requests per case.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Backends to run on.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
     #[command(flatten)]
     target: crate::Target,
     /// Where to write the JSON results.
@@ -49,7 +52,7 @@ struct Case {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let bin = args.target.bin()?;
     let mut cases = Vec::new();
-    for backend in &args.target.backends {
+    for backend in &args.backends {
         match on_backend(&args, &bin, backend).await? {
             Some(mut measured) => cases.append(&mut measured),
             None => eprintln!("  {backend}: skipped (PostgreSQL unavailable)"),

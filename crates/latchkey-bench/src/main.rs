@@ -39,12 +39,9 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Where a benchmark runs: which backends, which PostgreSQL server, which binary.
+/// What a benchmark runs against: the PostgreSQL server for its databases, the binary.
 #[derive(clap::Args)]
 pub struct Target {
-    /// Backends to run on.
-    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
-    backends: Vec<String>,
     /// PostgreSQL server for throw-away databases.
     #[arg(
         long,

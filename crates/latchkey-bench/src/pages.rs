@@ -25,6 +25,9 @@ pub struct Args {
     /// Measured requests per page (after a tenth as many discarded ones).
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Backends to run on.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
     #[command(flatten)]
     target: crate::Target,
     /// Where to write the JSON results.
@@ -52,7 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let bin = args.target.bin()?;
     let mut rows = Vec::new();
     let mut processes = Vec::new();
-    for backend in &args.target.backends {
+    for backend in &args.backends {
         match on_backend(&args, &bin, backend).await? {
             Some(mut run) => {
                 rows.append(&mut run.rows);

@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use latchkey_test_db::oidc_peer::{OidcPeer, CLIENT_ID, CLIENT_SECRET};
 use serde_json::{json, Value};
 
-use crate::{instances::Latchkey, peer};
+use crate::{instances::Installation, peer};
 
 /// Settings of the storm.
 #[derive(clap::Args)]
@@ -40,16 +40,8 @@ pub struct Args {
         default_value = "sqlite:1,postgres:1,postgres:3"
     )]
     scenarios: Vec<String>,
-    /// PostgreSQL server for throw-away databases.
-    #[arg(
-        long,
-        env = "BENCH_PG_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    pg_url: String,
-    /// The `latchkey` binary (default: the workspace's release build).
-    #[arg(long, env = "LATCHKEY_BIN")]
-    latchkey_bin: Option<PathBuf>,
+    #[command(flatten)]
+    target: crate::Target,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/refresh.json")]
     out: PathBuf,
@@ -83,15 +75,7 @@ fn iso(ms: i64) -> String {
 /// # Errors
 /// When a scenario cannot be set up or the peer misbehaves.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let bin = args
-        .latchkey_bin
-        .clone()
-        .unwrap_or_else(crate::default_latchkey_bin);
-    anyhow::ensure!(
-        bin.exists(),
-        "{} not found: build it with cargo build --release -p latchkey-cli",
-        bin.display()
-    );
+    let bin = args.target.bin()?;
     let peer = OidcPeer::start(
         "http://127.0.0.1:9/oauth/callback",
         &[("PEER_ACCESS_TOKEN_TTL", "3600")],
@@ -143,59 +127,36 @@ async fn storm(
     backend: &str,
     instances: usize,
 ) -> anyhow::Result<Option<Outcome>> {
-    let Some(db) = crate::instances::database(&args.pg_url, backend).await? else {
+    let Some(db) = crate::instances::database(&args.target.pg_url, backend).await? else {
         return Ok(None);
     };
-    let dir = tempfile::tempdir()?;
-    let mut latchkey = Latchkey {
-        bin: bin.to_owned(),
-        env: vec![],
-    };
-    let master = latchkey.run_json(dir.path(), &["keys", "generate", "--json"])?["master_key"]
-        .as_str()
-        .context("no master key")?
-        .to_owned();
+    let concurrency = args.concurrency.to_string();
     let connections = (args.concurrency * 2).max(16).to_string();
-    latchkey.env = vec![
-        ("LATCHKEY_DATABASE_URL".into(), db.url.expose().to_owned()),
-        ("LATCHKEY_MASTER_KEY".into(), master),
-        ("LATCHKEY_OAUTH_PEER_CLIENT_ID".into(), CLIENT_ID.into()),
-        (
-            "LATCHKEY_OAUTH_PEER_CLIENT_SECRET".into(),
-            CLIENT_SECRET.into(),
-        ),
-        ("LATCHKEY_EGRESS_ALLOW".into(), "127.0.0.0/8".into()),
-        (
-            "LATCHKEY_REFRESH_CONCURRENCY".into(),
-            args.concurrency.to_string(),
-        ),
-        ("LATCHKEY_DB_MAX_CONNECTIONS".into(), connections),
-    ];
-    let data_dirs: Vec<PathBuf> = (0..instances)
-        .map(|i| dir.path().join(format!("i{i}")))
+    let install = Installation::new(
+        bin,
+        &db,
+        &[
+            ("LATCHKEY_OAUTH_PEER_CLIENT_ID", CLIENT_ID),
+            ("LATCHKEY_OAUTH_PEER_CLIENT_SECRET", CLIENT_SECRET),
+            ("LATCHKEY_EGRESS_ALLOW", "127.0.0.0/8"),
+            ("LATCHKEY_REFRESH_CONCURRENCY", &concurrency),
+            ("LATCHKEY_DB_MAX_CONNECTIONS", &connections),
+        ],
+    )?;
+    let (latchkey, dir) = (&install.latchkey, install.scratch());
+    // The first instance serves the installation's data directory; the others their own.
+    let data_dirs: Vec<PathBuf> = std::iter::once(install.data_dir.clone())
+        .chain((1..instances).map(|i| dir.join(format!("i{i}"))))
         .collect();
     for data_dir in &data_dirs {
         peer.write_app_file(data_dir);
     }
-    let password = dir.path().join("password");
-    std::fs::write(&password, "bench-password-0123456789")?;
-    latchkey.run_json(
-        &data_dirs[0],
-        &[
-            "init",
-            "--email",
-            "bench@latchkey.test",
-            "--password-file",
-            password.to_str().unwrap_or_default(),
-            "--json",
-        ],
-    )?;
 
     // Every token expires at the same moment.
     let tokens = peer::mint(peer, args.accounts).await?;
     let expires_at = now_ms() + args.expires_in * 1000;
     let expiry = iso(expires_at);
-    let file = dir.path().join("accounts.jsonl");
+    let file = dir.join("accounts.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
     for (i, token) in tokens.iter().enumerate() {
         let record = json!({

@@ -172,8 +172,6 @@ pub async fn reconnect_keys(
         next_refresh_at: fresh.next_refresh_at,
         now: clock::now_ms(),
     };
-    ctx.caches
-        .forget_account(caller.workspace_id(), &current.id);
     ctx.store
         .reconnect_account(
             caller.workspace_id(),

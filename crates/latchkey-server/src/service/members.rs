@@ -1,9 +1,9 @@
 //! The team in the web UI: inviting members, changing roles, personal API keys, and the
 //! workspace's API clients. Admins manage the team; every member manages their own keys.
 
-use latchkey_crypto::{generate_secret, hash_password, hash_token};
-use latchkey_domain::{ids, role::Role, ValidationError};
-use latchkey_store::{ApiClient, Invite, Member, NewApiKey, StoreError};
+use latchkey_crypto::{generate_secret, hash_token};
+use latchkey_domain::{role::Role, ValidationError};
+use latchkey_store::{ApiClient, Invite, Member, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -122,10 +122,9 @@ pub async fn accept_invite(
         .take_invite(&hash_token(token), clock::now_ms())
         .await?
         .ok_or(ServiceError::NotFound("invitation"))?;
-    let owned = SecretString::from(password.expose_secret().to_owned());
-    let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
-        .await
-        .map_err(|e| ServiceError::Internal(format!("password hashing failed: {e}")))?;
+    let hash = provisioning::hash_new_password(Some(password))
+        .await?
+        .ok_or_else(|| ServiceError::Internal("no password hash".into()))?;
     ctx.store.set_password(&invite.user_id, &hash).await?;
     Ok((invite.workspace_id, invite.user_id))
 }
@@ -185,17 +184,9 @@ pub async fn set_role(
 /// API clients (403); database failures.
 pub async fn create_personal_key(ctx: &App, caller: &Caller) -> Result<SecretString, ServiceError> {
     let user_id = caller.require_member()?;
-    let key = generate_secret(provisioning::API_KEY_PREFIX);
+    let (row, key) = provisioning::new_api_key();
     ctx.store
-        .insert_api_key(
-            caller.workspace_id(),
-            user_id,
-            &NewApiKey {
-                id: ids::generate(ids::API_KEY),
-                token_hash: hash_token(key.expose_secret()),
-                created_at: clock::now_ms(),
-            },
-        )
+        .insert_api_key(caller.workspace_id(), user_id, &row)
         .await?;
     caller.audit(ctx, "api_key.create", None, "ok", None).await;
     Ok(key)

@@ -60,7 +60,7 @@ pub fn normalise_email(email: &str) -> Result<String, ValidationError> {
 }
 
 /// Argon2id takes tens of milliseconds of CPU: run it off the async workers.
-async fn hash_new_password(
+pub(crate) async fn hash_new_password(
     password: Option<&SecretString>,
 ) -> Result<Option<String>, ServiceError> {
     let Some(password) = password else {
@@ -82,19 +82,26 @@ fn new_member(
     role: Role,
 ) -> Result<(NewMember, SecretString), ServiceError> {
     let email = normalise_email(email)?;
-    let key = generate_secret(API_KEY_PREFIX);
+    let (api_key, key) = new_api_key();
     let member = NewMember {
         user_id: ids::generate(ids::USER),
         email,
         password_hash,
         role,
-        api_key: NewApiKey {
-            id: ids::generate(ids::API_KEY),
-            token_hash: hash_token(key.expose_secret()),
-            created_at: clock::now_ms(),
-        },
+        api_key,
     };
     Ok((member, key))
+}
+
+/// A new member API key: the row to store (its hash) and the key to show once.
+pub(crate) fn new_api_key() -> (NewApiKey, SecretString) {
+    let key = generate_secret(API_KEY_PREFIX);
+    let row = NewApiKey {
+        id: ids::generate(ids::API_KEY),
+        token_hash: hash_token(key.expose_secret()),
+        created_at: clock::now_ms(),
+    };
+    (row, key)
 }
 
 /// Creates a workspace and its owner; returns the owner's first API key.

@@ -120,6 +120,7 @@ pub(crate) async fn create(
 }
 
 /// An account a selector offers.
+#[derive(Clone)]
 pub(crate) struct AccountChoice {
     id: String,
     label: String,
@@ -293,11 +294,7 @@ async fn render(
                 choices: choices
                     .iter()
                     .filter(|c| app_slug.is_empty() || c.app_slug == app_slug)
-                    .map(|c| AccountChoice {
-                        id: c.id.clone(),
-                        label: c.label.clone(),
-                        app_slug: c.app_slug.clone(),
-                    })
+                    .cloned()
                     .collect(),
                 app_slug,
             });

@@ -357,7 +357,6 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Fills `shared_with` of the accounts shared with chosen members, in one query.
     /// How many workspace accounts a listing without a search holds, from `account_tallies`
     /// (kept by triggers) rather than a `COUNT(*)` over every row: a few rows summed, plus the
     /// viewer's own shares for a member.
@@ -403,6 +402,7 @@ impl SqlStore {
         Ok(total)
     }
 
+    /// Fills `shared_with` of the accounts shared with chosen members, in one query.
     async fn load_shares(&self, accounts: &mut [Account]) -> Result<(), StoreError> {
         let ids: Vec<&str> = accounts
             .iter()
